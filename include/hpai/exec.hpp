@@ -1,0 +1,17 @@
+// Replacing the launcher with the payload. hpai-run execs in place (no supervisor
+// process), so signals from srun/mpiexec reach the payload directly and its exit
+// status, or the signal that killed it, is what the launcher sees.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hpai/environment.hpp"
+
+namespace hpai {
+
+// Sets PR_SET_NO_NEW_PRIVS, installs ENV, and execvp()s ARGV (PATH searched in ENV's
+// PATH). Throws Error with exit code kExitExec when the command can't be executed.
+[[noreturn]] void exec_payload(const std::vector<std::string>& argv, const Environment& env);
+
+}  // namespace hpai

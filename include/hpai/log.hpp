@@ -1,0 +1,14 @@
+// Logging: one stderr logger shared by the library and the tools.
+#pragma once
+
+#include <spdlog/spdlog.h>
+
+#include <string_view>
+
+namespace hpai {
+
+// verbosity: 0 = warnings (default), 1 = info (-v), 2 = debug (-vv), 3+ = trace;
+// negative = quieter (-q errors only, -qq nothing).
+void init_logging(std::string_view program, int verbosity);
+
+}  // namespace hpai

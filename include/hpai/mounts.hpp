@@ -1,0 +1,35 @@
+// Where mounts happen: every mount(2), umount2(2) and pivot_root(2) hpai makes goes
+// through here, so each is checked and logged the same way.
+#pragma once
+
+#include <string>
+
+namespace hpai {
+
+// Stops our mounts propagating to the host (and the host's to us).
+void make_mounts_private();
+
+// Binds SRC onto DST (recursively: submounts inherited from the host are locked to
+// their parents in a user namespace, so a non-recursive bind of /dev or /sys fails).
+// READ_ONLY remounts the bind read-only, keeping the flags the kernel locks
+// (nosuid, nodev, noexec, atime) or the remount fails with EPERM on NFS and friends.
+void bind_mount(const std::string& src, const std::string& dst, bool read_only);
+void remount_read_only(const std::string& target);
+
+void mount_tmpfs(const std::string& target, const std::string& options);
+
+// overlayfs with userxattr: the only kind an unprivileged user namespace may mount.
+void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,
+                   const std::string& target);
+
+// pivot_root(NEW_ROOT, NEW_ROOT/PUT_OLD), then chdir("/"). NEW_ROOT must be a mount.
+void pivot_root_keep_old(const std::string& new_root, const std::string& put_old);
+
+// Makes NEW_ROOT "/" and detaches the previous root with everything under it, so no
+// host path stays reachable from the container.
+void pivot_root_detach_old(const std::string& new_root);
+
+// Escapes ',' ':' and '\' for an overlayfs lowerdir/upperdir option value.
+std::string overlay_escape(const std::string& path);
+
+}  // namespace hpai

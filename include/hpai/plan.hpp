@@ -1,0 +1,94 @@
+// The launch plan: everything hpai-run will do, computed before any namespace exists
+// from the command line and the host's facts. --dry-run prints it; container.cpp
+// carries it out. Keeping the two apart makes every decision testable without root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hpai/environment.hpp"
+#include "hpai/image_config.hpp"
+#include "hpai/userns.hpp"
+
+namespace hpai {
+
+// -b/--bind SRC[:DST]
+struct BindSpec {
+  std::string source;
+  std::string target;
+  bool read_only = false;
+  std::string origin;  // what asked for it, for messages ("-b /data:/mnt")
+};
+BindSpec parse_bind_spec(std::string_view arg);
+
+// One --set-env / --unset-env, kept in command-line order (their order matters).
+struct EnvOp {
+  enum class Kind { ImageEnv, File, Assign, Unset };
+  Kind kind = Kind::Assign;
+  std::string arg;
+  bool expand = true;  // false after --env-no-expand
+};
+
+struct RunOptions {
+  std::string image;
+  std::vector<std::string> command;
+  std::vector<BindSpec> binds;
+  std::optional<std::string> cd;
+  bool write = false;
+  std::optional<std::string> write_fake;  // --write-fake[=SIZE]; "" means the default size
+  bool private_tmp = false;
+  bool home = false;
+  bool no_passwd = false;
+  bool no_image_env = false;
+  std::optional<uid_t> uid;
+  std::optional<gid_t> gid;
+  std::vector<EnvOp> env_ops;
+};
+
+// The host facts a plan depends on; tests make their own.
+struct HostContext {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  Environment env;
+  static HostContext current();
+};
+
+enum class RootMode { ReadOnly, Writable, Overlay };
+
+struct Mount {
+  enum class Kind { Bind, Tmpfs, File };
+  Kind kind = Kind::Bind;
+  std::string source;   // Bind: host path; Tmpfs: mount options; File: what it is ("generated passwd")
+  std::string target;   // path in the container
+  bool read_only = false;
+  bool create = false;  // a missing target is created (writable image, or inside an earlier tmpfs)
+  bool file = false;    // the target is a file, not a directory
+  std::string content;  // Kind::File: the bytes to put there
+  std::string origin;   // "default", "-b /x", "--home", ...
+};
+
+inline constexpr const char* kDefaultOverlaySize = "12%";  // of RAM, as a tmpfs size
+
+struct Plan {
+  std::string image;  // absolute, symlink-free host path of the image root
+  ImageConfig config;
+  RootMode root_mode = RootMode::ReadOnly;
+  std::string overlay_size;
+  IdMap ids;
+  std::vector<Mount> mounts;  // in the order they are made, after the image root itself
+  Environment env;            // the payload's complete environment
+  Environment host_env;       // to show what changed
+  std::string cwd;
+  std::vector<std::string> argv;
+};
+
+Plan make_plan(const RunOptions& options, const HostContext& host);
+
+std::string plan_to_text(const Plan& plan);
+std::string plan_to_json(const Plan& plan);
+
+}  // namespace hpai

@@ -1,0 +1,113 @@
+#include "hpai/container.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "hpai/error.hpp"
+#include "hpai/exec.hpp"
+#include "hpai/fd.hpp"
+#include "hpai/log.hpp"
+#include "hpai/mounts.hpp"
+#include "hpai/path_in_root.hpp"
+#include "hpai/userns.hpp"
+
+namespace hpai {
+
+namespace {
+
+// Staging area. A private tmpfs over /tmp becomes the root for a moment, with the host
+// root moved below it to /oldroot and the image assembled at /newroot (bubblewrap's
+// layout). /tmp always exists, and mounting over it in our namespace hides nothing
+// from the host; the host's /tmp stays reachable as /oldroot/tmp.
+constexpr const char* kStage = "/tmp";
+constexpr const char* kOldRoot = "/oldroot";
+constexpr const char* kNewRoot = "/newroot";
+constexpr const char* kFiles = "/files";
+constexpr const char* kOverlay = "/overlay";
+
+void make_dir(const std::string& path, mode_t mode = 0755) {
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create " + path);
+}
+
+std::string host_path(const std::string& path) { return kOldRoot + path; }
+
+void write_file(const std::string& path, const std::string& content) {
+  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) throw_errno("can't create " + path);
+  std::size_t done = 0;
+  while (done < content.size()) {
+    auto n = write(fd.get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("can't write " + path);
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void mount_image_root(const Plan& p) {
+  const std::string image = host_path(p.image);
+  switch (p.root_mode) {
+    case RootMode::ReadOnly:
+      bind_mount(image, kNewRoot, true);
+      break;
+    case RootMode::Writable:
+      bind_mount(image, kNewRoot, false);
+      break;
+    case RootMode::Overlay:
+      make_dir(kOverlay);
+      mount_tmpfs(kOverlay, "mode=0755,size=" + p.overlay_size);
+      make_dir(std::string(kOverlay) + "/upper");
+      make_dir(std::string(kOverlay) + "/work");
+      mount_overlay(image, std::string(kOverlay) + "/upper", std::string(kOverlay) + "/work", kNewRoot);
+      break;
+  }
+}
+
+void make_mount(const Plan& p, const Mount& m, int index) {
+  RootPath t = m.create ? make_in_root(kNewRoot, m.target, m.file) : resolve_in_root(kNewRoot, m.target);
+  if (!t.exists)  // the plan checked it; the image changed since
+    throw Error("can't mount on " + m.target + ": it does not exist in image " + p.image + " (from " + m.origin + ")");
+  const std::string target = t.under(kNewRoot);
+  switch (m.kind) {
+    case Mount::Kind::Bind:
+      bind_mount(host_path(m.source), target, m.read_only);
+      break;
+    case Mount::Kind::Tmpfs:
+      mount_tmpfs(target, m.source);
+      break;
+    case Mount::Kind::File: {
+      const std::string file = std::string(kFiles) + "/" + std::to_string(index);
+      write_file(file, m.content);
+      bind_mount(file, target, m.read_only);
+      break;
+    }
+  }
+}
+
+}  // namespace
+
+void run_container(const Plan& p) {
+  // 1. User and mount namespaces; nothing we mount from here on is seen by the host.
+  enter_user_namespace(p.ids);
+  make_mounts_private();
+
+  // 2. The staging root, with the host below it at /oldroot.
+  mount_tmpfs(kStage, "mode=0755");
+  for (const char* dir : {kOldRoot, kNewRoot, kFiles}) make_dir(std::string(kStage) + dir);
+  pivot_root_keep_old(kStage, kOldRoot + 1);
+
+  // 3. The image at /newroot, then every mount of the plan, in order.
+  mount_image_root(p);
+  for (std::size_t i = 0; i < p.mounts.size(); ++i) make_mount(p, p.mounts[i], static_cast<int>(i));
+
+  // 4. Into the image; the staging root and the host root go away together.
+  pivot_root_detach_old(kNewRoot);
+  if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
+
+  spdlog::info("executing: {}", p.argv.front());
+  exec_payload(p.argv, p.env);
+}
+
+}  // namespace hpai

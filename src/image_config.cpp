@@ -1,0 +1,111 @@
+#include "hpai/image_config.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "hpai/environment.hpp"
+#include "hpai/error.hpp"
+
+namespace hpai {
+
+using nlohmann::json;
+
+namespace {
+
+std::vector<std::string> string_list(const json& j, const char* key, const std::string& where) {
+  std::vector<std::string> out;
+  if (!j.contains(key) || j.at(key).is_null()) return out;
+  const json& v = j.at(key);
+  if (!v.is_array()) throw Error(where + ": \"" + key + "\" must be a list of strings");
+  for (const auto& item : v) {
+    if (!item.is_string()) throw Error(where + ": \"" + key + "\" must be a list of strings");
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::string string_field(const json& j, const char* key, const std::string& where) {
+  if (!j.contains(key) || j.at(key).is_null()) return {};
+  if (!j.at(key).is_string()) throw Error(where + ": \"" + key + "\" must be a string");
+  return j.at(key).get<std::string>();
+}
+
+ImageConfig parse_metadata(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw_errno("can't read image metadata " + path);
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::parse_error& e) {
+    throw Error("image metadata " + path + " is not valid JSON (byte " + std::to_string(e.byte) +
+                "); re-import the image or remove the file");
+  }
+  if (!doc.is_object()) throw Error("image metadata " + path + ": top level must be an object");
+  int version = doc.value("hpai_image_version", 0);
+  if (version != kImageMetadataVersion)
+    throw Error("image metadata " + path + ": hpai_image_version " + std::to_string(version) +
+                " is not supported (this hpai reads version " + std::to_string(kImageMetadataVersion) + ")");
+  ImageConfig c;
+  c.source = path;
+  c.architecture = string_field(doc, "architecture", path);
+  c.os = string_field(doc, "os", path);
+  if (doc.contains("config")) {
+    const json& cfg = doc.at("config");
+    if (!cfg.is_object()) throw Error("image metadata " + path + ": \"config\" must be an object");
+    c.env = string_list(cfg, "Env", path);
+    c.workdir = string_field(cfg, "WorkingDir", path);
+    c.entrypoint = string_list(cfg, "Entrypoint", path);
+    c.cmd = string_list(cfg, "Cmd", path);
+    c.user = string_field(cfg, "User", path);
+    if (cfg.contains("Labels") && cfg.at("Labels").is_object())
+      for (const auto& [k, v] : cfg.at("Labels").items())
+        if (v.is_string()) c.labels[k] = v.get<std::string>();
+  }
+  for (const auto& e : c.env)
+    if (e.find('=') == std::string::npos || e.front() == '=')
+      throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
+  return c;
+}
+
+}  // namespace
+
+ImageConfig read_image_config(const std::string& image_root) {
+  const std::string meta = image_root + "/" + kImageMetadataPath;
+  struct stat st {};
+  if (stat(meta.c_str(), &st) == 0) return parse_metadata(meta);
+  if (errno != ENOENT) throw_errno("can't read image metadata " + meta);
+
+  ImageConfig c;
+  const std::string ch_env = image_root + "/" + kChEnvironmentPath;
+  if (stat(ch_env.c_str(), &st) == 0) {
+    for (const auto& a : read_assignment_file(ch_env)) c.env.push_back(a.name + "=" + a.value);
+    c.source = ch_env;
+  }
+  return c;
+}
+
+void write_image_config(const std::string& image_root, const ImageConfig& c) {
+  json cfg = {{"Env", c.env}, {"WorkingDir", c.workdir}, {"Entrypoint", c.entrypoint},
+              {"Cmd", c.cmd},  {"User", c.user},          {"Labels", c.labels}};
+  json doc = {{"hpai_image_version", kImageMetadataVersion},
+              {"architecture", c.architecture},
+              {"os", c.os},
+              {"config", cfg}};
+  const std::string dir = image_root + "/.hpai";
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("can't create " + dir);
+  const std::string final_path = image_root + "/" + kImageMetadataPath;
+  const std::string tmp = final_path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) throw_errno("can't write " + tmp);
+    out << doc.dump(2) << "\n";
+    if (!out.flush()) throw_errno("can't write " + tmp);
+  }
+  check(rename(tmp.c_str(), final_path.c_str()), "can't rename " + tmp + " to " + final_path);
+}
+
+}  // namespace hpai

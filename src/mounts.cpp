@@ -1,0 +1,79 @@
+#include "hpai/mounts.hpp"
+
+#include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+
+namespace hpai {
+
+void make_mounts_private() {
+  check(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "can't make mounts private");
+}
+
+void bind_mount(const std::string& src, const std::string& dst, bool read_only) {
+  spdlog::debug("bind {} -> {}{}", src, dst, read_only ? " (ro)" : "");
+  check(mount(src.c_str(), dst.c_str(), nullptr, MS_BIND | MS_REC, nullptr), "can't bind " + src + " to " + dst);
+  if (read_only) remount_read_only(dst);
+}
+
+void remount_read_only(const std::string& target) {
+  struct statvfs sv {};
+  check(statvfs(target.c_str(), &sv), "can't statvfs " + target);
+  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
+  const struct {
+    unsigned long st, ms;
+  } keep[] = {{ST_NOSUID, MS_NOSUID},     {ST_NODEV, MS_NODEV},         {ST_NOEXEC, MS_NOEXEC},
+              {ST_NOATIME, MS_NOATIME},   {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
+  for (auto k : keep)
+    if (sv.f_flag & k.st) flags |= k.ms;
+  check(mount(nullptr, target.c_str(), nullptr, flags, nullptr), "can't remount " + target + " read-only");
+}
+
+void mount_tmpfs(const std::string& target, const std::string& options) {
+  spdlog::debug("tmpfs {} ({})", target, options);
+  check(mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()),
+        "can't mount tmpfs on " + target + (options.empty() ? "" : " with " + options));
+}
+
+std::string overlay_escape(const std::string& path) {
+  std::string out;
+  for (char c : path) {
+    if (c == ',' || c == ':' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,
+                   const std::string& target) {
+  const std::string options = "lowerdir=" + overlay_escape(lower) + ",upperdir=" + overlay_escape(upper) +
+                              ",workdir=" + overlay_escape(work) + ",userxattr";
+  spdlog::debug("overlay {} ({})", target, options);
+  if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
+    throw_errno("can't mount the --write-fake overlay on " + lower +
+                " (overlayfs in a user namespace needs Linux >= 5.11, and the image must not itself be on overlayfs "
+                "or a FUSE file system)");
+}
+
+void pivot_root_keep_old(const std::string& new_root, const std::string& put_old) {
+  check(syscall(SYS_pivot_root, new_root.c_str(), (new_root + "/" + put_old).c_str()),
+        "can't pivot_root to " + new_root);
+  check(chdir("/"), "can't chdir to the new root");
+}
+
+void pivot_root_detach_old(const std::string& new_root) {
+  check(chdir(new_root.c_str()), "can't chdir to " + new_root);
+  // pivot_root(".", ".") stacks the old root on top of the new one; detaching the top
+  // of "." then removes it and every mount below it in one step.
+  check(syscall(SYS_pivot_root, ".", "."), "can't pivot_root into the image");
+  check(umount2(".", MNT_DETACH), "can't detach the host root");
+  check(chdir("/"), "can't chdir to / in the image");
+}
+
+}  // namespace hpai

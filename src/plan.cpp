@@ -1,0 +1,231 @@
+#include "hpai/plan.hpp"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+#include "hpai/passwd.hpp"
+#include "hpai/path_in_root.hpp"
+
+namespace hpai {
+
+BindSpec parse_bind_spec(std::string_view arg) {
+  BindSpec b;
+  b.origin = "-b " + std::string(arg);
+  auto colon = arg.find(':');
+  b.source = std::string(arg.substr(0, colon));
+  b.target = colon == std::string_view::npos ? b.source : std::string(arg.substr(colon + 1));
+  if (b.source.empty()) throw Error("--bind " + std::string(arg) + ": empty source", kExitUsage);
+  if (b.target.empty()) throw Error("--bind " + std::string(arg) + ": empty destination", kExitUsage);
+  if (b.target.front() != '/')
+    throw Error("--bind " + std::string(arg) + ": destination " + b.target + " must be an absolute path", kExitUsage);
+  if (b.target.find_first_not_of('/') == std::string::npos)
+    throw Error("--bind " + std::string(arg) + ": can't bind over the container's /", kExitUsage);
+  return b;
+}
+
+HostContext HostContext::current() {
+  HostContext h;
+  h.uid = getuid();
+  h.gid = getgid();
+  h.env = Environment::from_process();
+  return h;
+}
+
+namespace {
+
+std::optional<std::string> real_path(const std::string& path) {
+  char buf[PATH_MAX];
+  if (realpath(path.c_str(), buf) == nullptr) return std::nullopt;
+  return std::string(buf);
+}
+
+bool is_directory(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::string locate_image(const std::string& arg) {
+  auto path = real_path(arg);
+  if (!path) throw_errno("can't find image " + arg);
+  if (!is_directory(*path))
+    throw Error("image " + arg + " is not a directory (hpai-run runs unpacked image directories)");
+  if (*path == "/") throw Error("image " + arg + " is the host's root directory; give an image directory");
+  return *path;
+}
+
+// A host source for a bind: it must exist, and binds use its symlink-free path.
+std::string host_source(const std::string& src, const std::string& origin) {
+  auto path = real_path(src);
+  if (!path) {
+    int err = errno;
+    throw Error("can't bind " + src + ": " + (err == ENOENT ? "no such file or directory on host" : std::strerror(err)) +
+                " (from " + origin + ")");
+  }
+  return *path;
+}
+
+void apply_image_env(Environment& env, const ImageConfig& config, const Environment& host, bool protect_launcher) {
+  for (const auto& entry : config.env) {
+    auto a = parse_assignment(entry, "image ENV");
+    // ENV baked into an image must not undo what the batch system set for this job.
+    if (protect_launcher && is_launcher_variable(a.name) && host.has(a.name)) {
+      spdlog::debug("keeping host {} over the image's ENV", a.name);
+      continue;
+    }
+    env.set(a.name, a.value);
+  }
+}
+
+void apply_assignments(Environment& env, const std::vector<Assignment>& assignments, bool expand) {
+  for (const auto& a : assignments) env.set(a.name, expand ? expand_value(a.value, env) : a.value);
+}
+
+Environment make_environment(const RunOptions& o, const HostContext& host, const ImageConfig& config,
+                             const std::string& image, const std::string& user) {
+  Environment env = host.env;
+  if (!o.no_image_env) apply_image_env(env, config, host.env, true);
+  // TMPDIR names a host path; the host's TMPDIR is what /tmp is in the container.
+  env.unset("TMPDIR");
+  if (o.home)
+    env.set("HOME", "/home/" + user);
+  else if (o.no_image_env || !std::any_of(config.env.begin(), config.env.end(),
+                                          [](const std::string& e) { return e.starts_with("HOME="); }))
+    env.set("HOME", is_directory(image + "/root") ? "/root" : "/");
+  env.set("PATH", path_with_bin(env.get("PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin")));
+  for (const auto& op : o.env_ops) {
+    switch (op.kind) {
+      case EnvOp::Kind::ImageEnv: {
+        std::vector<Assignment> as;
+        for (const auto& e : config.env) as.push_back(parse_assignment(e, "image ENV"));
+        apply_assignments(env, as, op.expand);
+        break;
+      }
+      case EnvOp::Kind::File:
+        apply_assignments(env, read_assignment_file(op.arg), op.expand);
+        break;
+      case EnvOp::Kind::Assign:
+        apply_assignments(env, {parse_assignment(op.arg, "--set-env")}, op.expand);
+        break;
+      case EnvOp::Kind::Unset:
+        if (op.arg.empty()) throw Error("--unset-env: GLOB must not be empty", kExitUsage);
+        env.unset_matching(op.arg);
+        break;
+    }
+  }
+  env.set("HPAI_RUNNING", "1");  // after --unset-env, like ch-run's CH_RUNNING
+  return env;
+}
+
+Mount bind_of(const std::string& src, const std::string& dst, bool ro, bool create, const std::string& origin) {
+  Mount m;
+  m.kind = Mount::Kind::Bind;
+  m.source = src;
+  m.target = dst;
+  m.read_only = ro;
+  m.create = create;
+  m.file = !is_directory(src);
+  m.origin = origin;
+  return m;
+}
+
+// A target the image must already have (read-only image, nothing creates it).
+void require_target(const std::string& image, const Mount& m) {
+  RootPath t = resolve_in_root(image, m.target);
+  if (!t.exists)
+    throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " + image +
+                " and the image is read-only (create it in the image, or run with -w or -W) (from " + m.origin + ")");
+  if (t.is_dir == m.file)
+    throw Error("can't bind " + m.source + " to " + m.target + ": " + (m.file ? "a file" : "a directory") +
+                " can't be mounted on " + (t.is_dir ? "a directory" : "a file") + " (from " + m.origin + ")");
+}
+
+bool image_has(const std::string& image, const std::string& path) { return resolve_in_root(image, path).exists; }
+
+}  // namespace
+
+Plan make_plan(const RunOptions& o, const HostContext& host) {
+  if (o.write && o.write_fake) throw Error("-w/--write and -W/--write-fake can't be combined", kExitUsage);
+  Plan p;
+  p.image = locate_image(o.image);
+  p.config = read_image_config(p.image);
+  p.root_mode = o.write ? RootMode::Writable : o.write_fake ? RootMode::Overlay : RootMode::ReadOnly;
+  if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;
+  const bool writable = p.root_mode != RootMode::ReadOnly;
+  p.ids = {o.uid.value_or(host.uid), host.uid, o.gid.value_or(host.gid), host.gid};
+  p.host_env = host.env;
+
+  Identity who = host_identity(host.uid, host.gid, host.env.get("USER").value_or(""));
+  who.uid = p.ids.inside_uid;
+  who.gid = p.ids.inside_gid;
+  if (who.uid == 0) who.user = "root";
+  if (!o.home) who.home = "/";
+
+  // Kernel file systems: required, the payload can't do without them.
+  for (const char* dir : {"/dev", "/proc", "/sys"}) p.mounts.push_back(bind_of(dir, dir, false, writable, "default"));
+  // Host name resolution and identity: optional, skipped when either side lacks them.
+  for (const char* file : {"/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"}) {
+    auto src = real_path(file);
+    if (src && image_has(p.image, file)) p.mounts.push_back(bind_of(*src, file, true, false, "default"));
+  }
+  if (!o.no_passwd) {
+    for (const char* file : {"/etc/passwd", "/etc/group"}) {
+      if (!image_has(p.image, file)) {
+        spdlog::info("image has no {}; not generating one", file);
+        continue;
+      }
+      Mount m;
+      m.kind = Mount::Kind::File;
+      m.target = file;
+      m.file = true;
+      m.read_only = true;
+      m.source = std::string("generated ") + (file + 5);
+      m.content = std::strcmp(file, "/etc/passwd") == 0 ? make_passwd(who) : make_group(who);
+      m.origin = "default";
+      p.mounts.push_back(std::move(m));
+    }
+  }
+  if (o.private_tmp) {
+    p.mounts.push_back({Mount::Kind::Tmpfs, "mode=1777", "/tmp", false, writable, false, "", "-t"});
+  } else {
+    std::string tmp = host.env.get("TMPDIR").value_or("/tmp");
+    p.mounts.push_back(bind_of(host_source(tmp, "$TMPDIR"), "/tmp", false, writable, "default"));
+  }
+  if (o.home) {
+    auto home = host.env.get("HOME");
+    if (!home || home->empty()) throw Error("--home: $HOME is not set");
+    std::string src = host_source(*home, "--home");
+    p.mounts.push_back({Mount::Kind::Tmpfs, "mode=755", "/home", false, writable, false, "", "--home"});
+    p.mounts.push_back(bind_of(src, "/home/" + who.user, false, true, "--home"));
+  }
+  for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
+
+  for (const auto& m : p.mounts)
+    if (!m.create && m.kind != Mount::Kind::Tmpfs) require_target(p.image, m);
+  for (const auto& m : p.mounts)
+    if (m.kind == Mount::Kind::Tmpfs && !m.create && !image_has(p.image, m.target))
+      throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
+                  " (from " + m.origin + ")");
+
+  p.env = make_environment(o, host, p.config, p.image, who.user);
+  p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
+  if (!o.command.empty()) {
+    p.argv = o.command;
+  } else {
+    p.argv = p.config.entrypoint;
+    p.argv.insert(p.argv.end(), p.config.cmd.begin(), p.config.cmd.end());
+    if (p.argv.empty())
+      throw Error("no command given, and image " + p.image + " has no Entrypoint or Cmd; usage: hpai-run IMAGE -- CMD [ARG...]",
+                  kExitUsage);
+  }
+  return p;
+}
+
+}  // namespace hpai

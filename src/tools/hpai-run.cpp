@@ -1,0 +1,165 @@
+// hpai-run: parse the command line, then let the library plan and run the container.
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "hpai/container.hpp"
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+#include "hpai/plan.hpp"
+#include "hpai/version.hpp"
+
+namespace {
+
+constexpr const char* kDescription = R"(hpai-run - run a command in an HPC container image, without privilege
+
+Runs CMD inside the image directory IMAGE in new user and mount namespaces. No setuid
+helper, no daemon: it is started once per rank by mpiexec, srun or jsrun, and it
+replaces itself with CMD, so signals reach CMD and CMD's exit status is returned.
+Flags follow Charliecloud's ch-run.)";
+
+constexpr const char* kFooter = R"(
+The image is read-only unless -w or -W is given. By default the container sees the
+host's /dev, /proc, /sys, /etc/hosts, /etc/resolv.conf, /etc/machine-id, its $TMPDIR
+(or /tmp) at /tmp, and generated /etc/passwd and /etc/group naming root, nobody and you.
+
+ENVIRONMENT
+  The host environment passes through. The image's ENV (IMAGE/.hpai/image.json, or
+  Charliecloud's IMAGE/ch/environment) is applied on top, except for launcher and GPU
+  variables the host set (SLURM_*, PMIX_*, OMPI_*, CUDA_VISIBLE_DEVICES, ...). Then
+  TMPDIR is unset, HOME set, /bin appended to PATH, --set-env and --unset-env applied
+  in command-line order, and HPAI_RUNNING=1 set.
+
+EXIT STATUS
+  CMD's own status; 128+N if CMD was killed by signal N (as shells report it).
+  31  the container could not be set up (message says why)
+  49  CMD could not be executed: not found in the image, or not executable
+  64  bad command line
+
+EXAMPLES
+  hpai-run ./debian -- cat /etc/debian_version
+  hpai-run -b /lrz/sys -w ./img -- python train.py
+  srun -n 64 hpai-run -b /scratch:/data ./img -- ./simulate
+  hpai-run --dry-run --json ./img -- true
+
+See docs/hpai-run.md for the full manual.)";
+
+// ch-run spells optional values only with '=' (--set-env, --write-fake[=SIZE]), so a
+// bare flag must not swallow the image path that follows it.
+std::vector<std::string> normalize_optional_values(int argc, char** argv) {
+  std::vector<std::string> out;
+  bool after_separator = false;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!after_separator && a == "--") after_separator = true;
+    if (!after_separator && (a == "-W" || a == "--write-fake")) a = std::string("--write-fake=") + hpai::kDefaultOverlaySize;
+    if (!after_separator && a == "--set-env") a = "--set-image-env";
+    out.push_back(a);
+  }
+  std::reverse(out.begin(), out.end());  // CLI11 takes the arguments in reverse
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace hpai;
+  // Before anything else: a setuid launcher must not even parse its arguments.
+  try {
+    refuse_setuid();
+  } catch (const Error& e) {
+    std::fprintf(stderr, "hpai-run: error: %s\n", e.what());
+    return e.exit_code();
+  }
+
+  CLI::App app{kDescription, "hpai-run"};
+  app.footer(kFooter);
+  app.set_version_flag("-V,--version", std::string("hpai-run ") + kVersion);
+  app.get_formatter()->column_width(34);
+
+  RunOptions o;
+  std::vector<std::string> binds, set_envs, unset_envs;
+  std::string cd, write_fake;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  int verbose = 0, quiet = 0;
+  bool dry_run = false, json = false;
+
+  app.add_option("IMAGE", o.image, "image directory")->required();
+  app.add_option("CMD", o.command, "command and arguments to run (after --); default: the image's Entrypoint+Cmd");
+  app.add_option("-b,--bind", binds, "bind SRC (a host path) at DST in the container (default DST: SRC); repeatable")
+      ->type_name("SRC[:DST]")->allow_extra_args(false);
+  auto* cd_opt = app.add_option("-c,--cd", cd, "initial working directory in the container (default: the image's WorkingDir, else /)")
+      ->type_name("DIR");
+  app.add_flag("-w,--write", o.write, "mount the image read-write (default: read-only)");
+  auto* wf_opt = app.add_option("-W,--write-fake", write_fake,
+                    "writable tmpfs overlay over the image, discarded at exit; SIZE as for tmpfs (default 12%)")
+      ->type_name("[=SIZE]");
+  app.add_flag("-t,--private-tmp", o.private_tmp, "private tmpfs at /tmp instead of the host's $TMPDIR");
+  app.add_flag("--home", o.home, "bind your host $HOME at /home/$USER and set HOME to it");
+  app.add_flag("--no-passwd", o.no_passwd, "don't generate /etc/passwd and /etc/group");
+  app.add_flag("--no-image-env", o.no_image_env, "don't apply the image's ENV and WorkingDir");
+  auto* set_env = app.add_option("--set-env", set_envs,
+                    "set variables: =FILE (host file of NAME=VALUE lines), =NAME=VALUE, or bare for the image's ENV")
+      ->type_name("[=FILE|=VAR=VAL]")->allow_extra_args(false);
+  bool image_env_seen = false;
+  auto* image_env = app.add_flag("--set-image-env", image_env_seen, "bare --set-env: apply the image's ENV here")
+      ->group("");  // hidden: users type a bare --set-env
+  auto* unset_env = app.add_option("--unset-env", unset_envs, "unset variables whose names match GLOB")
+      ->type_name("GLOB")->allow_extra_args(false);
+  bool no_expand_seen = false;
+  auto* no_expand = app.add_flag("--env-no-expand", no_expand_seen, "don't expand $VAR in --set-env values given after this flag");
+  auto* uid_opt = app.add_option("-u,--uid", uid, "run as UID in the container (through the user namespace map)");
+  auto* gid_opt = app.add_option("-g,--gid", gid, "run as GID in the container (through the user namespace map)");
+  app.add_flag("--dry-run", dry_run, "print the plan (namespaces, mounts, environment) and exit");
+  app.add_flag("--json", json, "with --dry-run, print the plan as JSON");
+  app.add_flag("-v,--verbose", verbose, "more messages (repeat for more)");
+  app.add_flag("-q,--quiet", quiet, "fewer messages (-q: errors only, -qq: none)");
+
+  try {
+    std::vector<std::string> args = normalize_optional_values(argc, argv);
+    app.parse(args);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  init_logging("hpai-run", verbose - quiet);
+
+  try {
+    for (const auto& b : binds) o.binds.push_back(parse_bind_spec(b));
+    if (*cd_opt) o.cd = cd;
+    if (*wf_opt) o.write_fake = write_fake;
+    if (*uid_opt) o.uid = uid;
+    if (*gid_opt) o.gid = gid;
+    // Rebuild the interleaved order of --set-env/--unset-env/--env-no-expand.
+    std::size_t si = 0, ui = 0;
+    bool expand = true;
+    for (const CLI::Option* opt : app.parse_order()) {
+      if (opt == no_expand) {
+        expand = false;
+      } else if (opt == image_env) {
+        o.env_ops.push_back({EnvOp::Kind::ImageEnv, "", expand});
+      } else if (opt == set_env) {
+        const std::string& v = set_envs.at(si++);
+        o.env_ops.push_back({v.find('=') != std::string::npos ? EnvOp::Kind::Assign : EnvOp::Kind::File, v, expand});
+      } else if (opt == unset_env) {
+        o.env_ops.push_back({EnvOp::Kind::Unset, unset_envs.at(ui++), expand});
+      }
+    }
+
+    Plan plan = make_plan(o, HostContext::current());
+    if (dry_run) {
+      std::fputs((json ? plan_to_json(plan) : plan_to_text(plan)).c_str(), stdout);
+      return 0;
+    }
+    run_container(plan);
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitLaunch;
+  }
+}
