@@ -1,0 +1,81 @@
+// Runs the real hpai binaries as a chosen user (the unprivileged test user, or root)
+// and captures what they print.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <sys/types.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace hpai::test {
+
+struct User {
+  std::string name;
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string home;
+};
+
+struct Result {
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& r);
+
+// Runs ARGV as USER (switching ids when we are root) with a clean environment:
+// PATH, HOME, USER, LOGNAME plus EXTRA_ENV ("NAME=VALUE"). WHILE_RUNNING, if given,
+// is called with the child's pid once it started.
+Result run_as(const User& user, const std::vector<std::string>& argv, const std::vector<std::string>& extra_env = {},
+              const std::string& cwd = "/", const std::function<void(pid_t)>& while_running = {},
+              int timeout_seconds = 120);
+
+std::string env_or(const char* name, const char* fallback);
+std::string hpai_run();                       // path of the hpai-run binary under test
+std::string test_image(const std::string& name);  // path of a fixture image
+User test_user();                             // the unprivileged user (ourselves when not root)
+User root_user();
+bool running_as_root();
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& content);
+bool contains(const std::string& haystack, const std::string& needle);
+
+// A temporary directory owned by USER, removed at the end of the test.
+class ScratchDir {
+ public:
+  explicit ScratchDir(const User& owner);
+  ~ScratchDir();
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Whether a container test runs hpai as the unprivileged test user or as root.
+enum class As { Unprivileged, Root };
+std::string as_name(const ::testing::TestParamInfo<As>& info);
+inline void PrintTo(As as, std::ostream* os) { *os << (as == As::Root ? "root" : "unprivileged user"); }
+
+class ContainerTest : public ::testing::TestWithParam<As> {
+ protected:
+  void SetUp() override;
+  const User& who() const { return user_; }
+  // hpai-run ARGS as this test's user.
+  Result hpai(const std::vector<std::string>& args, const std::vector<std::string>& extra_env = {},
+              const std::string& cwd = "/");
+  // A copy of fixture image NAME owned by this test's user (for -w and -W).
+  std::string own_copy(const std::string& name);
+  ScratchDir& scratch() { return *scratch_; }
+
+ private:
+  User user_;
+  std::unique_ptr<ScratchDir> scratch_;
+};
+
+}  // namespace hpai::test

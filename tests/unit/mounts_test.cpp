@@ -1,0 +1,77 @@
+#include "hpai/mounts.hpp"
+
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+
+#include "hpai/userns.hpp"
+
+namespace hpai {
+namespace {
+
+TEST(Mounts, OverlayEscape) {
+  EXPECT_EQ(overlay_escape("/plain/path"), "/plain/path");
+  EXPECT_EQ(overlay_escape("/a,b:c\\d"), "/a\\,b\\:c\\\\d");
+}
+
+// Runs FN in a child inside fresh user+mount namespaces; returns its exit status.
+template <typename Fn>
+int in_namespaces(Fn fn) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    try {
+      enter_user_namespace({getuid(), getuid(), getgid(), getgid()});
+      make_mounts_private();
+      _exit(fn());
+    } catch (const std::exception& e) {
+      fprintf(stderr, "child: %s\n", e.what());
+      _exit(100);
+    }
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
+  char templ[] = "/tmp/hpai-mounts-test.XXXXXX";
+  ASSERT_NE(mkdtemp(templ), nullptr);
+  std::string dir = templ;
+  std::filesystem::create_directories(dir + "/src");
+  std::filesystem::create_directories(dir + "/dst");
+  int rc = in_namespaces([&] {
+    bind_mount(dir + "/src", dir + "/dst", true);
+    int fd = open((dir + "/dst/f").c_str(), O_CREAT | O_WRONLY, 0644);
+    if (fd >= 0 || errno != EROFS) return 1;
+    fd = open((dir + "/src/f").c_str(), O_CREAT | O_WRONLY, 0644);
+    if (fd < 0) return 2;
+    close(fd);
+    mount_tmpfs(dir + "/dst", "size=1m");
+    std::ofstream(dir + "/dst/in-tmpfs") << "x";
+    return std::filesystem::exists(dir + "/src/in-tmpfs") ? 3 : 0;
+  });
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(std::filesystem::exists(dir + "/src/f"));
+  EXPECT_FALSE(std::filesystem::exists(dir + "/dst/in-tmpfs")) << "a mount leaked out of the namespace";
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Mounts, FailuresNameThePaths) {
+  int rc = in_namespaces([] {
+    try {
+      bind_mount("/nonexistent-src", "/nonexistent-dst", false);
+    } catch (const std::exception& e) {
+      return std::string(e.what()) == "can't bind /nonexistent-src to /nonexistent-dst: No such file or directory" ? 0 : 1;
+    }
+    return 2;
+  });
+  EXPECT_EQ(rc, 0);
+}
+
+}  // namespace
+}  // namespace hpai

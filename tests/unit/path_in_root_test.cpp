@@ -1,0 +1,90 @@
+#include "hpai/path_in_root.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "hpai/error.hpp"
+
+namespace hpai {
+namespace {
+
+namespace fs = std::filesystem;
+
+class PathInRoot : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char templ[] = "/tmp/hpai-root-test.XXXXXX";
+    ASSERT_NE(mkdtemp(templ), nullptr);
+    root_ = templ;
+    fs::create_directories(root_ + "/usr/lib");
+    fs::create_directories(root_ + "/etc");
+    std::ofstream(root_ + "/etc/passwd") << "x";
+    fs::create_symlink("usr/lib", root_ + "/lib");             // relative
+    fs::create_symlink("/usr/lib", root_ + "/abslib");         // absolute: means the image's /usr/lib
+    fs::create_symlink("../../../../../etc", root_ + "/up");   // climbs above the root
+    fs::create_symlink("/etc/passwd", root_ + "/pw");          // to a file
+    fs::create_symlink("loop2", root_ + "/loop1");
+    fs::create_symlink("loop1", root_ + "/loop2");
+    fs::create_symlink("/nonexistent/deeper", root_ + "/dangling");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+  std::string root_;
+};
+
+TEST_F(PathInRoot, PlainPaths) {
+  EXPECT_EQ(resolve_in_root(root_, "/etc/passwd").relative, "etc/passwd");
+  EXPECT_TRUE(resolve_in_root(root_, "/etc/passwd").exists);
+  EXPECT_FALSE(resolve_in_root(root_, "/etc/passwd").is_dir);
+  EXPECT_EQ(resolve_in_root(root_, "//etc/./").relative, "etc");
+  RootPath r = resolve_in_root(root_, "/");
+  EXPECT_TRUE(r.exists && r.is_dir);
+  EXPECT_EQ(r.under(root_), root_);
+}
+
+TEST_F(PathInRoot, SymlinksResolveAsInsideTheContainer) {
+  EXPECT_EQ(resolve_in_root(root_, "/lib").relative, "usr/lib");
+  EXPECT_EQ(resolve_in_root(root_, "/abslib").relative, "usr/lib");
+  EXPECT_EQ(resolve_in_root(root_, "/up/passwd").relative, "etc/passwd");  // ".." stops at the root
+  EXPECT_EQ(resolve_in_root(root_, "/pw").relative, "etc/passwd");
+  EXPECT_EQ(resolve_in_root(root_, "/usr/lib/../../etc").relative, "etc");
+  EXPECT_EQ(resolve_in_root(root_, "/../../etc").relative, "etc");
+}
+
+TEST_F(PathInRoot, MissingComponents) {
+  RootPath r = resolve_in_root(root_, "/lib/missing/deeper");
+  EXPECT_FALSE(r.exists);
+  EXPECT_EQ(r.relative, "usr/lib/missing/deeper");
+  RootPath d = resolve_in_root(root_, "/dangling/x");
+  EXPECT_FALSE(d.exists);
+  EXPECT_EQ(d.relative, "nonexistent/deeper/x");
+}
+
+TEST_F(PathInRoot, Errors) {
+  EXPECT_THROW(resolve_in_root(root_, "relative"), Error);
+  EXPECT_THROW(resolve_in_root(root_, "/loop1"), Error);
+  try {
+    resolve_in_root(root_, "/etc/passwd/x");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("/etc/passwd is not a directory"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(PathInRoot, MakeCreatesInsideTheRootOnly) {
+  RootPath d = make_in_root(root_, "/up/new/dir", false);  // through the climbing symlink
+  EXPECT_TRUE(d.exists && d.is_dir);
+  EXPECT_EQ(d.relative, "etc/new/dir");
+  EXPECT_TRUE(fs::is_directory(root_ + "/etc/new/dir"));
+  RootPath f = make_in_root(root_, "/dangling/file", true);
+  EXPECT_TRUE(f.exists);
+  EXPECT_FALSE(f.is_dir);
+  EXPECT_TRUE(fs::is_regular_file(root_ + "/nonexistent/deeper/file"));
+  EXPECT_EQ(make_in_root(root_, "/etc/passwd", true).relative, "etc/passwd");  // existing: untouched
+}
+
+}  // namespace
+}  // namespace hpai
