@@ -5,9 +5,8 @@
 # (.hpai/image.json) with ENV and WORKDIR so hpai-run's metadata handling is exercised.
 set -euo pipefail
 out=$1; shift
-busybox=$(command -v busybox || true)
-[ -n "$busybox" ] && file -L "$busybox" 2>/dev/null | grep -q 'statically linked' || busybox=/bin/busybox
-[ -x "$busybox" ] || { echo "make-busybox-image: busybox-static is not installed (apt-get install busybox-static)" >&2; exit 1; }
+busybox=/bin/busybox  # Debian's busybox-static: no shared libraries to carry along
+[ -x "$busybox" ] || { echo "make-busybox-image: $busybox missing (apt-get install busybox-static)" >&2; exit 1; }
 
 mkdir -p "$(dirname "$out")"
 tmp=$(mktemp -d "$(dirname "$out")/.busybox.XXXXXX")
