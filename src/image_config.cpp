@@ -34,6 +34,27 @@ std::string string_field(const json& j, const char* key, const std::string& wher
   return j.at(key).get<std::string>();
 }
 
+// The "config" object of an OCI config and of our metadata file alike.
+void read_config_section(const json& doc, const std::string& path, ImageConfig& c) {
+  c.architecture = string_field(doc, "architecture", path);
+  c.os = string_field(doc, "os", path);
+  if (doc.contains("config") && !doc.at("config").is_null()) {
+    const json& cfg = doc.at("config");
+    if (!cfg.is_object()) throw Error("image metadata " + path + ": \"config\" must be an object");
+    c.env = string_list(cfg, "Env", path);
+    c.workdir = string_field(cfg, "WorkingDir", path);
+    c.entrypoint = string_list(cfg, "Entrypoint", path);
+    c.cmd = string_list(cfg, "Cmd", path);
+    c.user = string_field(cfg, "User", path);
+    if (cfg.contains("Labels") && cfg.at("Labels").is_object())
+      for (const auto& [k, v] : cfg.at("Labels").items())
+        if (v.is_string()) c.labels[k] = v.get<std::string>();
+  }
+  for (const auto& e : c.env)
+    if (e.find('=') == std::string::npos || e.front() == '=')
+      throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
+}
+
 ImageConfig parse_metadata(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw_errno("can't read image metadata " + path);
@@ -50,24 +71,20 @@ ImageConfig parse_metadata(const std::string& path) {
     throw Error("image metadata " + path + ": hpai_image_version " + std::to_string(version) +
                 " is not supported (this hpai reads version " + std::to_string(kImageMetadataVersion) + ")");
   ImageConfig c;
-  c.source = path;
-  c.architecture = string_field(doc, "architecture", path);
-  c.os = string_field(doc, "os", path);
-  if (doc.contains("config")) {
-    const json& cfg = doc.at("config");
-    if (!cfg.is_object()) throw Error("image metadata " + path + ": \"config\" must be an object");
-    c.env = string_list(cfg, "Env", path);
-    c.workdir = string_field(cfg, "WorkingDir", path);
-    c.entrypoint = string_list(cfg, "Entrypoint", path);
-    c.cmd = string_list(cfg, "Cmd", path);
-    c.user = string_field(cfg, "User", path);
-    if (cfg.contains("Labels") && cfg.at("Labels").is_object())
-      for (const auto& [k, v] : cfg.at("Labels").items())
-        if (v.is_string()) c.labels[k] = v.get<std::string>();
+  c.metadata_path = path;
+  read_config_section(doc, path, c);
+  if (doc.contains("import") && doc.at("import").is_object()) {
+    const json& i = doc.at("import");
+    c.import.format = i.value("format", "");
+    c.import.source = i.value("source", "");
+    c.import.digest = i.value("digest", "");
+    c.import.created = i.value("created", "");
+    c.import.imported = i.value("imported", "");
+    c.import.layers = i.value("layers", 0);
+    c.import.size = i.value("size", std::uint64_t{0});
+    c.import.source_size = i.value("source_size", std::uint64_t{0});
+    c.import.source_mtime = i.value("source_mtime", std::int64_t{0});
   }
-  for (const auto& e : c.env)
-    if (e.find('=') == std::string::npos || e.front() == '=')
-      throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
   return c;
 }
 
@@ -83,8 +100,22 @@ ImageConfig read_image_config(const std::string& image_root) {
   const std::string ch_env = image_root + "/" + kChEnvironmentPath;
   if (stat(ch_env.c_str(), &st) == 0) {
     for (const auto& a : read_assignment_file(ch_env)) c.env.push_back(a.name + "=" + a.value);
-    c.source = ch_env;
+    c.metadata_path = ch_env;
   }
+  return c;
+}
+
+ImageConfig image_config_from_oci(const std::string& config_json, const std::string& what) {
+  json doc;
+  try {
+    doc = json::parse(config_json);
+  } catch (const json::parse_error& e) {
+    throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  }
+  if (!doc.is_object()) throw Error(what + ": top level must be an object");
+  ImageConfig c;
+  read_config_section(doc, what, c);
+  c.import.created = string_field(doc, "created", what);
   return c;
 }
 
@@ -95,6 +126,12 @@ void write_image_config(const std::string& image_root, const ImageConfig& c) {
               {"architecture", c.architecture},
               {"os", c.os},
               {"config", cfg}};
+  if (!c.import.format.empty())
+    doc["import"] = {{"format", c.import.format},   {"source", c.import.source},
+                     {"digest", c.import.digest},   {"created", c.import.created},
+                     {"imported", c.import.imported}, {"layers", c.import.layers},
+                     {"size", c.import.size},       {"source_size", c.import.source_size},
+                     {"source_mtime", c.import.source_mtime}};
   const std::string dir = image_root + "/.hpai";
   if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("can't create " + dir);
   const std::string final_path = image_root + "/" + kImageMetadataPath;

@@ -13,6 +13,7 @@
 #include "hpai/log.hpp"
 #include "hpai/passwd.hpp"
 #include "hpai/path_in_root.hpp"
+#include "hpai/storage.hpp"
 
 namespace hpai {
 
@@ -52,9 +53,24 @@ bool is_directory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-std::string locate_image(const std::string& arg) {
+// IMAGE is a directory path, else the name of an image in storage.
+std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir) {
   auto path = real_path(arg);
-  if (!path) throw_errno("can't find image " + arg);
+  if (!path) {
+    int err = errno;
+    Environment env = host.env;
+    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
+    Storage storage = Storage::from_environment(env);
+    bool valid_name = true;
+    try {
+      validate_image_name(arg);
+    } catch (const Error&) {
+      valid_name = false;
+    }
+    if (valid_name && storage.has(arg)) return storage.image_dir(arg);
+    throw Error("can't find image " + arg + ": " + std::strerror(err) +
+                (valid_name ? ", and no image of that name in storage " + storage.root() : std::string()));
+  }
   if (!is_directory(*path))
     throw Error("image " + arg + " is not a directory (hpai-run runs unpacked image directories)");
   if (*path == "/") throw Error("image " + arg + " is the host's root directory; give an image directory");
@@ -154,7 +170,7 @@ bool image_has(const std::string& image, const std::string& path) { return resol
 Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (o.write && o.write_fake) throw Error("-w/--write and -W/--write-fake can't be combined", kExitUsage);
   Plan p;
-  p.image = locate_image(o.image);
+  p.image = locate_image(o.image, host, o.storage);
   p.config = read_image_config(p.image);
   p.root_mode = o.write ? RootMode::Writable : o.write_fake ? RootMode::Overlay : RootMode::ReadOnly;
   if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;

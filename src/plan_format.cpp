@@ -67,7 +67,7 @@ std::string plan_to_text(const Plan& p) {
   std::string out;
   out += "image:       " + p.image + " (" + mode_name(p.root_mode) +
          (p.root_mode == RootMode::Overlay ? ", tmpfs size " + p.overlay_size : "") + ")\n";
-  if (!p.config.source.empty()) out += "metadata:    " + p.config.source + "\n";
+  if (!p.config.metadata_path.empty()) out += "metadata:    " + p.config.metadata_path + "\n";
   out += "namespaces:  user, mount\n";
   out += "uid map:     " + std::to_string(p.ids.inside_uid) + " (container) -> " + std::to_string(p.ids.outside_uid) +
          " (host)\n";
@@ -110,7 +110,7 @@ std::string plan_to_json(const Plan& p) {
   json env_set = json::object();
   for (const auto& [k, v] : set) env_set[k] = v;
   json doc = {
-      {"image", {{"path", p.image}, {"mode", mode_name(p.root_mode)}, {"metadata", p.config.source}}},
+      {"image", {{"path", p.image}, {"mode", mode_name(p.root_mode)}, {"metadata", p.config.metadata_path}}},
       {"namespaces", {"user", "mount"}},
       {"uid_map", {{"inside", p.ids.inside_uid}, {"outside", p.ids.outside_uid}}},
       {"gid_map", {{"inside", p.ids.inside_gid}, {"outside", p.ids.outside_gid}}},

@@ -2,6 +2,7 @@
 // on-disk form IMAGE/.hpai/image.json, documented in docs/image-metadata.md.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -12,6 +13,19 @@ inline constexpr const char* kImageMetadataPath = ".hpai/image.json";  // relati
 inline constexpr const char* kChEnvironmentPath = "ch/environment";    // Charliecloud images' ENV
 inline constexpr int kImageMetadataVersion = 1;
 
+// Where an imported image came from (written by hpai-image import).
+struct ImportInfo {
+  std::string format;       // tar, oci, docker-archive, dir
+  std::string source;       // absolute path imported
+  std::string digest;       // "sha256:..": OCI manifest, docker config, or the tar file itself
+  std::string created;      // the image config's "created"
+  std::string imported;     // when, UTC, ISO 8601
+  int layers = 0;
+  std::uint64_t size = 0;   // bytes of file data unpacked
+  std::uint64_t source_size = 0;
+  std::int64_t source_mtime = 0;  // ns; with source and size: "same source" for re-imports
+};
+
 struct ImageConfig {
   std::vector<std::string> env;  // "NAME=VALUE", in order
   std::string workdir;
@@ -21,8 +35,12 @@ struct ImageConfig {
   std::string architecture;  // OCI spelling: amd64, arm64, ppc64le
   std::string os;
   std::map<std::string, std::string> labels;
-  std::string source;  // where this came from, for messages ("" when the image has no metadata)
+  ImportInfo import;
+  std::string metadata_path;  // the file read, for messages ("" when the image has no metadata)
 };
+
+// The parts of an OCI/docker image config hpai keeps; throws Error naming WHAT.
+ImageConfig image_config_from_oci(const std::string& config_json, const std::string& what);
 
 // Reads IMAGE/.hpai/image.json; falls back to Charliecloud's IMAGE/ch/environment for
 // ENV; an image with neither yields an empty config. Malformed metadata is an error.

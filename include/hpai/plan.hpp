@@ -34,7 +34,8 @@ struct EnvOp {
 };
 
 struct RunOptions {
-  std::string image;
+  std::string image;    // a directory, or the name of an image in storage
+  std::string storage;  // -s: storage directory ("" = $HPAI_STORAGE or the default)
   std::vector<std::string> command;
   std::vector<BindSpec> binds;
   std::optional<std::string> cd;

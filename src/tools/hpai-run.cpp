@@ -87,7 +87,9 @@ int main(int argc, char** argv) {
   int verbose = 0, quiet = 0;
   bool dry_run = false, json = false;
 
-  app.add_option("IMAGE", o.image, "image directory")->required();
+  app.add_option("IMAGE", o.image, "image directory, or the name of an imported image")->required();
+  app.add_option("-s,--storage", o.storage, "image storage directory (default: $HPAI_STORAGE, else /var/tmp/$USER.hpai)")
+      ->type_name("DIR");
   app.add_option("CMD", o.command, "command and arguments to run (after --); default: the image's Entrypoint+Cmd");
   app.add_option("-b,--bind", binds, "bind SRC (a host path) at DST in the container (default DST: SRC); repeatable")
       ->type_name("SRC[:DST]")->allow_extra_args(false);

@@ -87,13 +87,13 @@ TEST_F(ImageConfigTest, RoundTrip) {
   EXPECT_EQ(r.user, c.user);
   EXPECT_EQ(r.architecture, "arm64");
   EXPECT_EQ(r.labels, c.labels);
-  EXPECT_EQ(r.source, root_ + "/.hpai/image.json");
+  EXPECT_EQ(r.metadata_path, root_ + "/.hpai/image.json");
 }
 
 TEST_F(ImageConfigTest, NoMetadataIsAnEmptyConfig) {
   ImageConfig r = read_image_config(root_);
   EXPECT_TRUE(r.env.empty());
-  EXPECT_TRUE(r.source.empty());
+  EXPECT_TRUE(r.metadata_path.empty());
 }
 
 TEST_F(ImageConfigTest, CharliecloudEnvironmentFileIsUsed) {

@@ -1,0 +1,179 @@
+#include "hpai/storage.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+
+namespace hpai {
+
+namespace {
+
+// '/' can't appear in a file name; '+' can't appear in an image name.
+std::string encode(std::string_view name) {
+  std::string out(name);
+  std::replace(out.begin(), out.end(), '/', '+');
+  return out;
+}
+
+std::string decode(std::string_view file) {
+  std::string out(file);
+  std::replace(out.begin(), out.end(), '+', '/');
+  return out;
+}
+
+void make_dir(const std::string& path, mode_t mode) {
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create storage directory " + path);
+}
+
+int make_user_writable(const char* path, const struct stat* st, int type, struct FTW*) {
+  if (type == FTW_D || type == FTW_DNR) chmod(path, (st->st_mode & 07777) | S_IRWXU);
+  return 0;
+}
+
+}  // namespace
+
+void validate_image_name(std::string_view name) {
+  auto bad = [&](const std::string& why) {
+    throw Error("invalid image name \"" + std::string(name) + "\": " + why, kExitUsage);
+  };
+  if (name.empty()) bad("empty");
+  if (name.size() > 200) bad("longer than 200 characters");
+  for (char c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._-:@/").find(c) == std::string_view::npos)
+      bad(std::string("character '") + c + "' not allowed (use letters, digits and . _ - : @ /)");
+  if (name.front() == '.' || name.front() == '/' || name.front() == '-') bad("must start with a letter or digit");
+  if (name.back() == '/') bad("must not end with '/'");
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    auto slash = name.find('/', start);
+    auto part = name.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+    if (part.empty() || part == "." || part == "..") bad("empty, '.' or '..' path component");
+    if (slash == std::string_view::npos) break;
+    start = slash + 1;
+  }
+}
+
+Storage::Storage(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+Storage Storage::from_environment(const Environment& env) {
+  if (auto dir = env.get("HPAI_STORAGE"); dir && !dir->empty()) return Storage(*dir);
+  std::string user = env.get("USER").value_or("");
+  if (user.empty() || user.find('/') != std::string::npos) user = std::to_string(getuid());
+  return Storage("/var/tmp/" + user + ".hpai");
+}
+
+void Storage::ensure_layout() const {
+  // Private: other users have no business in someone's unpacked images.
+  make_dir(root_, 0700);
+  for (const char* sub : {"/img", "/tmp", "/lock"}) make_dir(root_ + sub, 0700);
+}
+
+std::string Storage::image_dir(std::string_view name) const { return root_ + "/img/" + encode(name); }
+
+bool Storage::has(std::string_view name) const {
+  struct stat st {};
+  return stat(image_dir(name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+std::vector<std::string> Storage::names() const {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root_ + "/img", ec))
+    if (e.is_directory(ec)) out.push_back(decode(e.path().filename().string()));
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+NameLock Storage::lock(std::string_view name, void (*waiting)(std::string_view)) const {
+  validate_image_name(name);
+  ensure_layout();
+  const std::string path = root_ + "/lock/" + encode(name);
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) throw_errno("can't open lock file " + path);
+  if (flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno != EWOULDBLOCK) throw_errno("can't lock " + path);
+    if (waiting != nullptr) waiting(name);
+    while (flock(fd.get(), LOCK_EX) != 0)
+      if (errno != EINTR) throw_errno("can't lock " + path);
+  }
+  return NameLock(std::move(fd));
+}
+
+Staging Storage::stage(std::string_view name) const {
+  ensure_layout();
+  // Under the name's lock no import of NAME is running: what is left was killed.
+  const std::string prefix = encode(name) + ".";
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root_ + "/tmp", ec)) {
+    if (e.path().filename().string().starts_with(prefix)) {
+      spdlog::info("removing {} left by an interrupted import", e.path().string());
+      remove_tree(e.path().string());
+    }
+  }
+  std::string templ = root_ + "/tmp/" + prefix + "XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) throw_errno("can't create a staging directory in " + root_ + "/tmp");
+  return Staging(templ, image_dir(name));
+}
+
+void Storage::remove(std::string_view name) const {
+  if (!has(name)) throw Error("no image named " + std::string(name) + " in storage " + root_);
+  // Rename first so the name disappears at once, then delete at leisure.
+  std::string templ = root_ + "/tmp/" + encode(name) + ".rm.XXXXXX";
+  if (mkdtemp(templ.data()) == nullptr) throw_errno("can't create a directory in " + root_ + "/tmp");
+  const std::string doomed = templ + "/image";
+  check(rename(image_dir(name).c_str(), doomed.c_str()), "can't remove image " + std::string(name));
+  remove_tree(templ);
+}
+
+Staging::Staging(std::string path, std::string final_path) : path_(std::move(path)), final_path_(std::move(final_path)) {}
+
+Staging::~Staging() {
+  if (!committed_) {
+    try {
+      remove_tree(path_);
+    } catch (const std::exception& e) {
+      spdlog::warn("can't clean up {}: {}", path_, e.what());
+    }
+  }
+}
+
+void Staging::commit() {
+  if (renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_NOREPLACE) == 0) {
+    committed_ = true;
+    return;
+  }
+  if (errno != EEXIST) throw_errno("can't move " + path_ + " to " + final_path_);
+  // Replace: swap in one step, so readers see the old image or the new one, never none.
+  check(renameat2(AT_FDCWD, path_.c_str(), AT_FDCWD, final_path_.c_str(), RENAME_EXCHANGE),
+        "can't replace " + final_path_);
+  committed_ = false;  // path_ now holds the old image, removed by the destructor
+  remove_tree(path_);
+  committed_ = true;
+}
+
+void remove_tree(const std::string& path) {
+  struct stat st {};
+  if (lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return;
+    throw_errno("can't remove " + path);
+  }
+  if (S_ISDIR(st.st_mode)) nftw(path.c_str(), make_user_writable, 64, FTW_PHYS);
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+  if (ec) throw Error("can't remove " + path + ": " + ec.message());
+}
+
+}  // namespace hpai
