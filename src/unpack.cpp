@@ -89,35 +89,67 @@ int LayerWriter::parent_dir(const std::string& rel_dir, bool create) {
   if (cached_fd_ && rel_dir == cached_path_) return cached_fd_.get();
   forget_parent();
   UniqueFd fd(openat2_in_root(root_fd_.get(), rel_dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!fd && (errno == ENOENT || errno == ENOTDIR) && create) {
-    // Create the missing directories one by one; each step resolves inside the root.
-    UniqueFd dir(openat2_in_root(root_fd_.get(), "", O_PATH | O_DIRECTORY | O_CLOEXEC));
-    std::string walked;
-    std::size_t start = 0;
-    while (start < rel_dir.size()) {
-      auto slash = rel_dir.find('/', start);
-      std::string part = rel_dir.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-      walked += (walked.empty() ? "" : "/") + part;
-      UniqueFd next(openat2_in_root(root_fd_.get(), walked, O_PATH | O_DIRECTORY | O_CLOEXEC));
-      if (!next) {
-        if (errno != ENOENT && errno != ENOTDIR) throw_errno("can't open " + walked + " in " + root_);
-        // A file or dangling symlink where a directory must be: the directory wins,
-        // as it would had the layer listed it.
-        clear_existing(dir.get(), part, false, walked);
-        if (mkdirat(dir.get(), part.c_str(), 0755) != 0) throw_errno("can't create directory " + walked);
-        next.reset(openat2_in_root(root_fd_.get(), walked, O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!next) throw_errno("can't open " + walked + " in " + root_);
-      }
-      dir = std::move(next);
-      if (slash == std::string::npos) break;
-      start = slash + 1;
-    }
-    fd = std::move(dir);
-  }
+  if (!fd && (errno == ENOENT || errno == ENOTDIR) && create) fd = make_dirs(rel_dir);
   if (!fd) return -1;
   cached_path_ = rel_dir;
   cached_fd_ = std::move(fd);
   return cached_fd_.get();
+}
+
+// mkdir -p inside the root. A dangling symlink on the way is followed, inside the
+// root, and its target created (as umoci and Docker do); a file on the way is replaced.
+UniqueFd LayerWriter::make_dirs(const std::string& rel_dir) {
+  std::vector<std::string> todo;
+  auto push = [&todo](std::string_view path, std::vector<std::string> base) {
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      auto slash = path.find('/', start);
+      auto part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+      if (part == "..") {
+        if (!base.empty()) base.pop_back();
+      } else if (!part.empty() && part != ".") {
+        base.emplace_back(part);
+      }
+      if (slash == std::string_view::npos) break;
+      start = slash + 1;
+    }
+    return base;
+  };
+  todo = push(rel_dir, {});
+  for (int links = 0; links <= 40; ++links) {
+    UniqueFd dir(openat2_in_root(root_fd_.get(), "", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    std::string walked;
+    bool restarted = false;
+    for (std::size_t i = 0; i < todo.size() && !restarted; ++i) {
+      const std::string& part = todo[i];
+      std::string next_path = walked.empty() ? part : walked + "/" + part;
+      UniqueFd next(openat2_in_root(root_fd_.get(), next_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!next) {
+        if (errno != ENOENT && errno != ENOTDIR) throw_errno("can't open " + next_path + " in " + root_);
+        struct stat st {};
+        if (fstatat(dir.get(), part.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode)) {
+          std::vector<char> target(static_cast<std::size_t>(st.st_size) + 2);
+          auto n = readlinkat(dir.get(), part.c_str(), target.data(), target.size() - 1);
+          if (n < 0) throw_errno("can't read symlink " + next_path);
+          std::string_view t(target.data(), static_cast<std::size_t>(n));
+          std::vector<std::string> base = push(walked, {});
+          std::vector<std::string> resolved = push(t, t.starts_with("/") ? std::vector<std::string>{} : base);
+          resolved.insert(resolved.end(), todo.begin() + static_cast<std::ptrdiff_t>(i) + 1, todo.end());
+          todo = std::move(resolved);
+          restarted = true;
+          break;
+        }
+        clear_existing(dir.get(), part, false, next_path);
+        if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("can't create directory " + next_path);
+        next.reset(openat2_in_root(root_fd_.get(), next_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!next) throw_errno("can't open " + next_path + " in " + root_);
+      }
+      dir = std::move(next);
+      walked = next_path;
+    }
+    if (!restarted) return dir;
+  }
+  throw Error("too many symlinks creating " + rel_dir + " in " + root_);
 }
 
 // Makes room for a new entry NAME in DIR: anything there goes, except a directory

@@ -13,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_set>
+#include <vector>
 
 #include "hpai/fd.hpp"
 
@@ -53,6 +54,7 @@ class LayerWriter {
 
  private:
   int parent_dir(const std::string& rel_dir, bool create);
+  UniqueFd make_dirs(const std::string& rel_dir);
   void forget_parent() { cached_path_.clear(), cached_fd_.reset(); }
   void clear_existing(int dir, const std::string& name, bool keep_dir, const std::string& rel);
   void whiteout(const std::string& dir, const std::string& name, const std::string& rel);

@@ -17,6 +17,8 @@
 
 namespace hpai::test {
 
+static std::string fs_dirname(const std::string& p) { return std::filesystem::path(p).parent_path().string(); }
+
 std::ostream& operator<<(std::ostream& os, const Result& r) {
   return os << "exit " << r.exit_code << " signal " << r.signal << "\n--- stdout:\n" << r.out << "--- stderr:\n" << r.err;
 }
@@ -27,6 +29,7 @@ std::string env_or(const char* name, const char* fallback) {
 }
 
 std::string hpai_run() { return env_or("HPAI_RUN", HPAI_TEST_DEFAULT_RUN); }
+std::string hpai_image() { return fs_dirname(hpai_run()) + "/hpai-image"; }
 std::string test_image(const std::string& name) { return env_or("HPAI_TEST_IMAGES", HPAI_TEST_DEFAULT_IMAGES) + "/" + name; }
 bool running_as_root() { return geteuid() == 0; }
 
