@@ -12,6 +12,7 @@
 #include "hpai/log.hpp"
 #include "hpai/mounts.hpp"
 #include "hpai/path_in_root.hpp"
+#include "hpai/squashfs_mount.hpp"
 #include "hpai/userns.hpp"
 
 namespace hpai {
@@ -27,6 +28,7 @@ constexpr const char* kOldRoot = "/oldroot";
 constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kFiles = "/files";
 constexpr const char* kOverlay = "/overlay";
+constexpr const char* kSquashfs = "/image";  // where a SquashFS image is mounted
 
 void make_dir(const std::string& path, mode_t mode = 0755) {
   if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create " + path);
@@ -47,7 +49,7 @@ void write_file(const std::string& path, const std::string& content) {
 }
 
 void mount_image_root(const Plan& p) {
-  const std::string image = host_path(p.image);
+  const std::string image = p.squashfs ? std::string(kSquashfs) : host_path(p.image);
   switch (p.root_mode) {
     case RootMode::ReadOnly:
       bind_mount(image, kNewRoot, true);
@@ -93,9 +95,20 @@ void run_container(const Plan& p) {
   enter_user_namespace(p.ids);
   make_mounts_private();
 
-  // 2. The staging root, with the host below it at /oldroot.
+  // 2. The staging root, with the host below it at /oldroot. A SquashFS image is
+  // mounted into it first: squashfuse needs the host's /dev/fuse and /proc, and the
+  // image file is opened before the staging tmpfs hides the host's /tmp.
+  UniqueFd squashfs;
+  if (p.squashfs) {
+    squashfs.reset(open(p.image.c_str(), O_RDONLY));  // inherited by squashfuse
+    if (!squashfs) throw_errno("can't open SquashFS image " + p.image);
+  }
   mount_tmpfs(kStage, "mode=0755");
-  for (const char* dir : {kOldRoot, kNewRoot, kFiles}) make_dir(std::string(kStage) + dir);
+  for (const char* dir : {kOldRoot, kNewRoot, kFiles, kSquashfs}) make_dir(std::string(kStage) + dir);
+  if (p.squashfs) {
+    mount_squashfs(squashfs.get(), std::string(kStage) + kSquashfs, p.image);
+    squashfs.reset();
+  }
   pivot_root_keep_old(kStage, kOldRoot + 1);
 
   // 3. The image at /newroot, then every mount of the plan, in order.

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <fstream>
+#include <sstream>
 
 #include "hpai/error.hpp"
 
@@ -82,13 +83,20 @@ Assignment parse_assignment(std::string_view text, std::string_view origin) {
 std::vector<Assignment> read_assignment_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw_errno("can't read --set-env file " + path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  if (in.bad()) throw_errno("can't read --set-env file " + path);
+  return parse_assignments(ss.str(), path);
+}
+
+std::vector<Assignment> parse_assignments(const std::string& text, const std::string& origin) {
   std::vector<Assignment> out;
+  std::istringstream in(text);
   std::string line;
   for (int lineno = 1; std::getline(in, line); ++lineno) {
     if (line.empty()) continue;
-    out.push_back(parse_assignment(line, path + ":" + std::to_string(lineno)));
+    out.push_back(parse_assignment(line, origin + ":" + std::to_string(lineno)));
   }
-  if (in.bad()) throw_errno("can't read --set-env file " + path);
   return out;
 }
 

@@ -55,12 +55,10 @@ void read_config_section(const json& doc, const std::string& path, ImageConfig& 
       throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
 }
 
-ImageConfig parse_metadata(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw_errno("can't read image metadata " + path);
+ImageConfig parse_metadata(const std::string& text, const std::string& path) {
   json doc;
   try {
-    doc = json::parse(in);
+    doc = json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error("image metadata " + path + " is not valid JSON (byte " + std::to_string(e.byte) +
                 "); re-import the image or remove the file");
@@ -90,16 +88,15 @@ ImageConfig parse_metadata(const std::string& path) {
 
 }  // namespace
 
-ImageConfig read_image_config(const std::string& image_root) {
-  const std::string meta = image_root + "/" + kImageMetadataPath;
-  struct stat st {};
-  if (stat(meta.c_str(), &st) == 0) return parse_metadata(meta);
-  if (errno != ENOENT) throw_errno("can't read image metadata " + meta);
+ImageConfig read_image_config(const std::string& image_root) { return read_image_config(*open_directory_image(image_root)); }
 
+ImageConfig read_image_config(const ImageFs& image) {
+  const std::string meta = image.describe() + "/" + kImageMetadataPath;
+  if (auto text = image.read_file(kImageMetadataPath)) return parse_metadata(*text, meta);
   ImageConfig c;
-  const std::string ch_env = image_root + "/" + kChEnvironmentPath;
-  if (stat(ch_env.c_str(), &st) == 0) {
-    for (const auto& a : read_assignment_file(ch_env)) c.env.push_back(a.name + "=" + a.value);
+  const std::string ch_env = image.describe() + "/" + kChEnvironmentPath;
+  if (auto text = image.read_file(kChEnvironmentPath)) {
+    for (const auto& a : parse_assignments(*text, ch_env)) c.env.push_back(a.name + "=" + a.value);
     c.metadata_path = ch_env;
   }
   return c;

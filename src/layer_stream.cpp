@@ -3,7 +3,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 
+#include <condition_variable>
+#include <deque>
 #include <exception>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "hpai/digest.hpp"
@@ -18,100 +22,184 @@ struct ArchiveDeleter {
 };
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 
-// libarchive calls back through C frames: exceptions are parked here and rethrown.
-struct BlobStage {
+constexpr std::size_t kChunk = 1 << 20;
+constexpr std::size_t kQueued = 8;  // chunks in flight between the two threads
+
+// Decompressed chunks from the decompressing thread to the tar parser, bounded so a
+// fast decompressor can't run ahead by more than kQueued MiB.
+class ChunkPipe {
+ public:
+  // Producer side. False when the consumer gave up.
+  bool push(std::vector<char>&& chunk) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return q_.size() < kQueued || cancelled_; });
+    if (cancelled_) return false;
+    q_.push_back(std::move(chunk));
+    cv_.notify_all();
+    return true;
+  }
+  void close(std::string error = {}) {
+    std::lock_guard<std::mutex> lock(m_);
+    closed_ = true;
+    error_ = std::move(error);
+    cv_.notify_all();
+  }
+  // Consumer side. False at the end (error() says whether it ended badly).
+  bool pop(std::vector<char>& out) {
+    std::unique_lock<std::mutex> lock(m_);
+    cv_.wait(lock, [&] { return !q_.empty() || closed_; });
+    if (q_.empty()) return false;
+    out = std::move(q_.front());
+    q_.pop_front();
+    cv_.notify_all();
+    return true;
+  }
+  void cancel() {
+    std::lock_guard<std::mutex> lock(m_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  std::string error() {
+    std::lock_guard<std::mutex> lock(m_);
+    return error_;
+  }
+
+ private:
+  std::mutex m_;
+  std::condition_variable cv_;
+  std::deque<std::vector<char>> q_;
+  bool closed_ = false, cancelled_ = false;
+  std::string error_;
+};
+
+// The decompressing side: source bytes -> blob sha256 -> libarchive's filters ->
+// tar sha256 -> pipe. libarchive calls back through C frames, so exceptions are parked.
+struct Decompressor {
+  Decompressor(ByteSource* s, const std::function<void(std::uint64_t)>* p) : source(s), progress(p) {}
   ByteSource* source;
-  Sha256 hash;
-  std::vector<char> buf = std::vector<char>(1 << 20);
-  std::uint64_t bytes = 0;
-  std::exception_ptr error;
   const std::function<void(std::uint64_t)>* progress;
+  ChunkPipe pipe;
+  Sha256 blob_hash, tar_hash;
+  std::uint64_t blob_bytes = 0, tar_bytes = 0;
+  std::vector<char> in = std::vector<char>(kChunk);
+  std::exception_ptr error;
+  bool empty = false;
+
+  static la_ssize_t read_blob(struct archive* a, void* ctx, const void** out) {
+    auto* d = static_cast<Decompressor*>(ctx);
+    try {
+      std::size_t n = d->source->read(d->in.data(), d->in.size());
+      d->blob_hash.update(d->in.data(), n);
+      d->blob_bytes += n;
+      if (*d->progress) (*d->progress)(d->blob_bytes);
+      *out = d->in.data();
+      return static_cast<la_ssize_t>(n);
+    } catch (...) {
+      d->error = std::current_exception();
+      archive_set_error(a, EIO, "read failed");
+      return -1;
+    }
+  }
+
+  void run() {
+    ArchivePtr a(archive_read_new());
+    archive_read_support_filter_all(a.get());
+    archive_read_support_format_raw(a.get());
+    archive_read_support_format_empty(a.get());
+    auto fail = [&](const char* fallback) {
+      const char* msg = archive_error_string(a.get());
+      pipe.close(msg ? msg : fallback);
+    };
+    if (archive_read_open(a.get(), this, nullptr, read_blob, nullptr) != ARCHIVE_OK) return fail("unreadable");
+    struct archive_entry* e = nullptr;
+    int r = archive_read_next_header(a.get(), &e);
+    if (r == ARCHIVE_EOF) {
+      empty = true;
+      return pipe.close();
+    }
+    if (r < ARCHIVE_WARN) return fail("unreadable");
+    while (true) {
+      std::vector<char> chunk(kChunk);
+      la_ssize_t n = archive_read_data(a.get(), chunk.data(), chunk.size());
+      if (n < 0) return fail("read error");
+      if (n == 0) break;
+      chunk.resize(static_cast<std::size_t>(n));
+      tar_hash.update(chunk.data(), chunk.size());
+      tar_bytes += chunk.size();
+      if (!pipe.push(std::move(chunk))) return;
+    }
+    // The blob digest covers every byte of the source, also what follows the stream.
+    try {
+      drain(*source, [&](const void* p, std::size_t size) {
+        blob_hash.update(p, size);
+        blob_bytes += size;
+      });
+    } catch (...) {
+      error = std::current_exception();
+    }
+    pipe.close();
+  }
 };
 
-struct TarStage {
-  struct archive* decompressed;
-  Sha256 hash;
-  std::vector<char> buf = std::vector<char>(1 << 20);
-  std::uint64_t bytes = 0;
+// The parsing side reads the pipe.
+struct TarFeed {
+  Decompressor* d;
+  std::vector<char> chunk;
+  static la_ssize_t read(struct archive* a, void* ctx, const void** out) {
+    auto* f = static_cast<TarFeed*>(ctx);
+    if (!f->d->pipe.pop(f->chunk)) {
+      std::string err = f->d->pipe.error();
+      if (!err.empty()) {
+        archive_set_error(a, EIO, "%s", err.c_str());
+        return -1;
+      }
+      return 0;
+    }
+    *out = f->chunk.data();
+    return static_cast<la_ssize_t>(f->chunk.size());
+  }
 };
-
-la_ssize_t read_blob(struct archive* a, void* ctx, const void** out) {
-  auto* s = static_cast<BlobStage*>(ctx);
-  try {
-    std::size_t n = s->source->read(s->buf.data(), s->buf.size());
-    s->hash.update(s->buf.data(), n);
-    s->bytes += n;
-    if (*s->progress) (*s->progress)(s->bytes);
-    *out = s->buf.data();
-    return static_cast<la_ssize_t>(n);
-  } catch (...) {
-    s->error = std::current_exception();
-    archive_set_error(a, EIO, "read failed");
-    return -1;
-  }
-}
-
-la_ssize_t read_tar(struct archive* a, void* ctx, const void** out) {
-  auto* s = static_cast<TarStage*>(ctx);
-  la_ssize_t n = archive_read_data(s->decompressed, s->buf.data(), s->buf.size());
-  if (n < 0) {
-    archive_set_error(a, archive_errno(s->decompressed), "%s", archive_error_string(s->decompressed));
-    return -1;
-  }
-  s->hash.update(s->buf.data(), static_cast<std::size_t>(n));
-  s->bytes += static_cast<std::uint64_t>(n);
-  *out = s->buf.data();
-  return n;
-}
 
 }  // namespace
 
 LayerDigests apply_layer(ByteSource& source, LayerWriter& writer, const std::string& what,
                          const std::function<void(std::uint64_t)>& progress) {
-  BlobStage blob{&source, {}, std::vector<char>(1 << 20), 0, nullptr, &progress};
-  ArchivePtr decompress(archive_read_new());
-  archive_read_support_filter_all(decompress.get());
-  archive_read_support_format_raw(decompress.get());
-  archive_read_support_format_empty(decompress.get());
-  TarStage tar{decompress.get(), {}, std::vector<char>(1 << 20), 0};
-  auto rethrow = [&](struct archive* a) {
-    if (blob.error) std::rethrow_exception(blob.error);
-    const char* msg = archive_error_string(a);
-    throw Error(what + ": " + (msg ? msg : "unreadable") + " (truncated or corrupt?)");
+  Decompressor d(&source, &progress);
+  std::thread worker([&d] { d.run(); });
+  auto finish = [&] {
+    d.pipe.cancel();
+    if (worker.joinable()) worker.join();
   };
-
-  if (archive_read_open(decompress.get(), &blob, nullptr, read_blob, nullptr) != ARCHIVE_OK) rethrow(decompress.get());
-  struct archive_entry* raw = nullptr;
-  int r = archive_read_next_header(decompress.get(), &raw);
-  if (r == ARCHIVE_EOF) {  // an empty blob: an empty layer
-    return {blob.hash.hex(), sha256_of(""), blob.bytes, 0};
-  }
-  if (r < ARCHIVE_WARN) rethrow(decompress.get());
-
-  ArchivePtr entries(archive_read_new());
-  archive_read_support_format_tar(entries.get());
-  archive_read_support_format_gnutar(entries.get());
-  if (archive_read_open(entries.get(), &tar, nullptr, read_tar, nullptr) != ARCHIVE_OK) {
-    if (blob.error) std::rethrow_exception(blob.error);
-    throw Error(what + ": not a tar archive: " + (archive_error_string(entries.get()) ? archive_error_string(entries.get()) : "?"));
-  }
+  auto fail = [&](const std::string& msg) {
+    finish();
+    if (d.error) std::rethrow_exception(d.error);
+    throw Error(what + ": " + msg + " (truncated or corrupt?)");
+  };
   try {
+    TarFeed feed{&d, {}};
+    ArchivePtr entries(archive_read_new());
+    archive_read_support_format_tar(entries.get());
+    archive_read_support_format_gnutar(entries.get());
+    archive_read_support_format_empty(entries.get());
+    if (archive_read_open(entries.get(), &feed, nullptr, TarFeed::read, nullptr) != ARCHIVE_OK) {
+      const char* msg = archive_error_string(entries.get());
+      fail(std::string("not a tar archive: ") + (msg ? msg : "?"));
+    }
     writer.apply(entries.get(), what);
+    // Read to the end so both digests cover every byte (padding after the tar's end too).
+    std::vector<char> rest;
+    while (d.pipe.pop(rest)) {
+    }
+    if (!d.pipe.error().empty()) fail(d.pipe.error());
   } catch (...) {
-    if (blob.error) std::rethrow_exception(blob.error);
+    finish();
+    if (d.error) std::rethrow_exception(d.error);
     throw;
   }
-  // The digests cover every byte, padding after the tar's end included.
-  const void* p = nullptr;
-  la_ssize_t n = 0;
-  while ((n = read_tar(entries.get(), &tar, &p)) > 0) {
-  }
-  if (n < 0) rethrow(entries.get());
-  drain(source, [&](const void* d, std::size_t size) {
-    blob.hash.update(d, size);
-    blob.bytes += size;
-  });
-  return {blob.hash.hex(), tar.hash.hex(), blob.bytes, tar.bytes};
+  finish();
+  if (d.error) std::rethrow_exception(d.error);
+  if (d.empty) return {d.blob_hash.hex(), sha256_of(""), d.blob_bytes, 0};
+  return {d.blob_hash.hex(), d.tar_hash.hex(), d.blob_bytes, d.tar_bytes};
 }
 
 }  // namespace hpai

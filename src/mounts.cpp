@@ -57,8 +57,7 @@ void mount_overlay(const std::string& lower, const std::string& upper, const std
   spdlog::debug("overlay {} ({})", target, options);
   if (mount("overlay", target.c_str(), "overlay", 0, options.c_str()) != 0)
     throw_errno("can't mount the --write-fake overlay on " + lower +
-                " (overlayfs in a user namespace needs Linux >= 5.11, and the image must not itself be on overlayfs "
-                "or a FUSE file system)");
+                " (overlayfs in a user namespace needs Linux >= 5.11, and the image must not itself be on overlayfs)");
 }
 
 void pivot_root_keep_old(const std::string& new_root, const std::string& put_old) {

@@ -42,6 +42,11 @@ std::string join(const std::vector<std::string>& parts) {
 }  // namespace
 
 RootPath resolve_in_root(const std::string& root, std::string_view path) {
+  return resolve_in_root(*open_directory_image(root), path);
+}
+
+RootPath resolve_in_root(const ImageFs& image, std::string_view path) {
+  const std::string root = image.describe();
   if (path.empty() || path.front() != '/') throw Error("container path \"" + std::string(path) + "\" is not absolute");
   std::deque<std::string> todo;
   push_components(todo, path, false);
@@ -55,10 +60,8 @@ RootPath resolve_in_root(const std::string& root, std::string_view path) {
       continue;
     }
     done.push_back(part);
-    const std::string host = root + "/" + join(done);
-    struct stat st {};
-    if (lstat(host.c_str(), &st) != 0) {
-      if (errno != ENOENT) throw_errno("can't examine " + host);
+    std::optional<ImageStat> st = image.lstat(join(done));
+    if (!st) {
       // Missing: what follows cannot be a symlink, so the rest is taken literally.
       while (!todo.empty()) {
         if (todo.front() == "..") {
@@ -70,24 +73,22 @@ RootPath resolve_in_root(const std::string& root, std::string_view path) {
       }
       return {join(done), false, false};
     }
-    if (S_ISLNK(st.st_mode)) {
+    if (st->type == ImageStat::Type::Link) {
       if (++links > kMaxSymlinks) throw Error("too many symlinks resolving " + std::string(path) + " in image " + root);
-      std::vector<char> target(static_cast<std::size_t>(st.st_size) + 2);
-      auto n = readlink(host.c_str(), target.data(), target.size() - 1);
-      if (n < 0) throw_errno("can't read symlink " + host);
-      std::string_view t(target.data(), static_cast<std::size_t>(n));
+      const std::string target = image.readlink(join(done));
+      std::string_view t(target);
       done.pop_back();
       if (!t.empty() && t.front() == '/') done.clear();
       push_components(todo, t, true);
       continue;
     }
-    if (!todo.empty() && !S_ISDIR(st.st_mode))
+    const bool is_dir = st->type == ImageStat::Type::Dir;
+    if (!todo.empty() && !is_dir)
       throw Error("can't resolve " + std::string(path) + " in image " + root + ": /" + join(done) +
                   " is not a directory");
-    if (todo.empty()) return {join(done), true, S_ISDIR(st.st_mode)};
+    if (todo.empty()) return {join(done), true, is_dir};
   }
-  struct stat st {};
-  if (stat(root.c_str(), &st) != 0) throw_errno("can't examine image root " + root);
+  if (!image.lstat(join(done))) throw Error("can't examine image root " + root);
   return {join(done), true, true};
 }
 

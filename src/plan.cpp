@@ -53,8 +53,9 @@ bool is_directory(const std::string& path) {
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-// IMAGE is a directory path, else the name of an image in storage.
-std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir) {
+// IMAGE is a directory or SquashFS file, else the name of an image in storage.
+std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir, bool& squashfs) {
+  squashfs = false;
   auto path = real_path(arg);
   if (!path) {
     int err = errno;
@@ -71,8 +72,13 @@ std::string locate_image(const std::string& arg, const HostContext& host, const 
     throw Error("can't find image " + arg + ": " + std::strerror(err) +
                 (valid_name ? ", and no image of that name in storage " + storage.root() : std::string()));
   }
-  if (!is_directory(*path))
-    throw Error("image " + arg + " is not a directory (hpai-run runs unpacked image directories)");
+  if (!is_directory(*path)) {
+    if (is_squashfs_file(*path)) {
+      squashfs = true;
+      return *path;
+    }
+    throw Error("image " + arg + " is not a directory or a SquashFS file (import archives with hpai-image import)");
+  }
   if (*path == "/") throw Error("image " + arg + " is the host's root directory; give an image directory");
   return *path;
 }
@@ -105,7 +111,7 @@ void apply_assignments(Environment& env, const std::vector<Assignment>& assignme
 }
 
 Environment make_environment(const RunOptions& o, const HostContext& host, const ImageConfig& config,
-                             const std::string& image, const std::string& user) {
+                             bool has_root_home, const std::string& user) {
   Environment env = host.env;
   if (!o.no_image_env) apply_image_env(env, config, host.env, true);
   // TMPDIR names a host path; the host's TMPDIR is what /tmp is in the container.
@@ -114,7 +120,7 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
     env.set("HOME", "/home/" + user);
   else if (o.no_image_env || !std::any_of(config.env.begin(), config.env.end(),
                                           [](const std::string& e) { return e.starts_with("HOME="); }))
-    env.set("HOME", is_directory(image + "/root") ? "/root" : "/");
+    env.set("HOME", has_root_home ? "/root" : "/");
   env.set("PATH", path_with_bin(env.get("PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin")));
   for (const auto& op : o.env_ops) {
     switch (op.kind) {
@@ -153,25 +159,28 @@ Mount bind_of(const std::string& src, const std::string& dst, bool ro, bool crea
 }
 
 // A target the image must already have (read-only image, nothing creates it).
-void require_target(const std::string& image, const Mount& m) {
+void require_target(const ImageFs& image, const Mount& m) {
   RootPath t = resolve_in_root(image, m.target);
   if (!t.exists)
-    throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " + image +
+    throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " + image.describe() +
                 " and the image is read-only (create it in the image, or run with -w or -W) (from " + m.origin + ")");
   if (t.is_dir == m.file)
     throw Error("can't bind " + m.source + " to " + m.target + ": " + (m.file ? "a file" : "a directory") +
                 " can't be mounted on " + (t.is_dir ? "a directory" : "a file") + " (from " + m.origin + ")");
 }
 
-bool image_has(const std::string& image, const std::string& path) { return resolve_in_root(image, path).exists; }
+bool image_has(const ImageFs& image, const std::string& path) { return resolve_in_root(image, path).exists; }
 
 }  // namespace
 
 Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (o.write && o.write_fake) throw Error("-w/--write and -W/--write-fake can't be combined", kExitUsage);
   Plan p;
-  p.image = locate_image(o.image, host, o.storage);
-  p.config = read_image_config(p.image);
+  p.image = locate_image(o.image, host, o.storage, p.squashfs);
+  if (p.squashfs && o.write)
+    throw Error("-w can't write SquashFS image " + p.image + " (read-only by nature); use -W for a writable overlay", kExitUsage);
+  std::unique_ptr<ImageFs> image = p.squashfs ? open_squashfs_image(p.image) : open_directory_image(p.image);
+  p.config = read_image_config(*image);
   p.root_mode = o.write ? RootMode::Writable : o.write_fake ? RootMode::Overlay : RootMode::ReadOnly;
   if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;
   const bool writable = p.root_mode != RootMode::ReadOnly;
@@ -189,11 +198,11 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   // Host name resolution and identity: optional, skipped when either side lacks them.
   for (const char* file : {"/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"}) {
     auto src = real_path(file);
-    if (src && image_has(p.image, file)) p.mounts.push_back(bind_of(*src, file, true, false, "default"));
+    if (src && image_has(*image, file)) p.mounts.push_back(bind_of(*src, file, true, false, "default"));
   }
   if (!o.no_passwd) {
     for (const char* file : {"/etc/passwd", "/etc/group"}) {
-      if (!image_has(p.image, file)) {
+      if (!image_has(*image, file)) {
         spdlog::info("image has no {}; not generating one", file);
         continue;
       }
@@ -224,13 +233,14 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
 
   for (const auto& m : p.mounts)
-    if (!m.create && m.kind != Mount::Kind::Tmpfs) require_target(p.image, m);
+    if (!m.create && m.kind != Mount::Kind::Tmpfs) require_target(*image, m);
   for (const auto& m : p.mounts)
-    if (m.kind == Mount::Kind::Tmpfs && !m.create && !image_has(p.image, m.target))
+    if (m.kind == Mount::Kind::Tmpfs && !m.create && !image_has(*image, m.target))
       throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
                   " (from " + m.origin + ")");
 
-  p.env = make_environment(o, host, p.config, p.image, who.user);
+  const bool has_root_home = image->lstat("root").has_value() && image->lstat("root")->type == ImageStat::Type::Dir;
+  p.env = make_environment(o, host, p.config, has_root_home, who.user);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
   if (!o.command.empty()) {
     p.argv = o.command;

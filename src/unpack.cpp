@@ -286,28 +286,38 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
 
   switch (type) {
     case AE_IFDIR: {
-      clear_existing(parent, name, true, rel);
-      parent = parent_dir(dir, true);
       if (mkdirat(parent, name.c_str(), perm | S_IRWXU) != 0) {
         if (errno != EEXIST) throw_errno("can't create directory " + rel);
-        if (fchmodat(parent, name.c_str(), perm | S_IRWXU, 0) != 0) throw_errno("can't chmod " + rel);
+        clear_existing(parent, name, true, rel);  // keeps a directory, removes anything else
+        parent = parent_dir(dir, true);
+        if (mkdirat(parent, name.c_str(), perm | S_IRWXU) != 0 && errno != EEXIST) throw_errno("can't create directory " + rel);
+        if (fchmodat(parent, name.c_str(), perm | S_IRWXU, AT_SYMLINK_NOFOLLOW) != 0 && errno != EOPNOTSUPP)
+          throw_errno("can't chmod " + rel);
       }
       ++stats_.dirs;
       return;
     }
     case AE_IFLNK: {
       const char* target = archive_entry_symlink(e);
-      clear_existing(parent, name, false, rel);
-      parent = parent_dir(dir, true);
-      if (symlinkat(target ? target : "", parent, name.c_str()) != 0) throw_errno("can't create symlink " + rel);
+      // Create first, clear only on EEXIST: in a fresh tree that saves a syscall per entry.
+      if (symlinkat(target ? target : "", parent, name.c_str()) != 0) {
+        if (errno != EEXIST) throw_errno("can't create symlink " + rel);
+        clear_existing(parent, name, false, rel);
+        parent = parent_dir(dir, true);
+        if (symlinkat(target ? target : "", parent, name.c_str()) != 0) throw_errno("can't create symlink " + rel);
+      }
       forget_parent();
       ++stats_.symlinks;
       return;
     }
     case AE_IFREG: {
-      clear_existing(parent, name, false, rel);
-      parent = parent_dir(dir, true);
-      UniqueFd fd(openat(parent, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm | S_IRUSR | S_IWUSR));
+      const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+      UniqueFd fd(openat(parent, name.c_str(), flags, perm | S_IRUSR | S_IWUSR));
+      if (!fd && errno == EEXIST) {
+        clear_existing(parent, name, false, rel);
+        parent = parent_dir(dir, true);
+        fd.reset(openat(parent, name.c_str(), flags, perm | S_IRUSR | S_IWUSR));
+      }
       if (!fd) throw_errno("can't create " + rel);
       const void* buf = nullptr;
       size_t size = 0;

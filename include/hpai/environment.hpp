@@ -44,6 +44,7 @@ Assignment parse_assignment(std::string_view text, std::string_view origin);
 // Reads a file of assignments, one per line, empty lines ignored, no comments (the
 // output of printenv is valid input).
 std::vector<Assignment> read_assignment_file(const std::string& path);
+std::vector<Assignment> parse_assignments(const std::string& text, const std::string& origin);  // the same, from memory
 
 // ch-run's search-path expansion: VALUE is split on ':'; an item "$NAME" (or "${NAME}")
 // is replaced by NAME's value in ENV, or dropped with its colon when unset or empty.

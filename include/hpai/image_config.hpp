@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "hpai/image_fs.hpp"
+
 namespace hpai {
 
 inline constexpr const char* kImageMetadataPath = ".hpai/image.json";  // relative to the image root
@@ -44,7 +46,8 @@ ImageConfig image_config_from_oci(const std::string& config_json, const std::str
 
 // Reads IMAGE/.hpai/image.json; falls back to Charliecloud's IMAGE/ch/environment for
 // ENV; an image with neither yields an empty config. Malformed metadata is an error.
-ImageConfig read_image_config(const std::string& image_root);
+ImageConfig read_image_config(const ImageFs& image);
+ImageConfig read_image_config(const std::string& image_root);  // a directory
 
 // Writes IMAGE/.hpai/image.json (atomically: temp file, then rename).
 void write_image_config(const std::string& image_root, const ImageConfig& config);

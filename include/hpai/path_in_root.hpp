@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "hpai/image_fs.hpp"
+
 namespace hpai {
 
 struct RootPath {
@@ -17,7 +19,8 @@ struct RootPath {
 };
 
 // Throws Error for a non-absolute PATH, a symlink loop, or a non-directory used as one.
-RootPath resolve_in_root(const std::string& root, std::string_view path);
+RootPath resolve_in_root(const ImageFs& image, std::string_view path);
+RootPath resolve_in_root(const std::string& root, std::string_view path);  // a directory
 
 // Resolves PATH and creates what is missing: directories, and for the last component a
 // directory or (FILE true) an empty file. Returns the resolved path.

@@ -75,7 +75,8 @@ struct Mount {
 inline constexpr const char* kDefaultOverlaySize = "12%";  // of RAM, as a tmpfs size
 
 struct Plan {
-  std::string image;  // absolute, symlink-free host path of the image root
+  std::string image;     // absolute, symlink-free host path of the image directory or SquashFS file
+  bool squashfs = false;  // IMAGE is a SquashFS file, mounted with squashfuse at run time
   ImageConfig config;
   RootMode root_mode = RootMode::ReadOnly;
   std::string overlay_size;

@@ -152,6 +152,62 @@ TEST_P(Images, ListInspectExportRemove) {
   EXPECT_TRUE(contains(again.err, "no image named deb in storage")) << again;
 }
 
+// Live squashfuse_ll processes serving FILE (zombies awaiting a reaper don't count).
+int live_squashfuse(const std::string& file) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator("/proc")) {
+    std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_file(e.path().string() + "/stat");
+    if (!contains(stat, "(squashfuse_ll)") || contains(stat, ") Z ")) continue;
+    std::string cmdline = read_file(e.path().string() + "/cmdline");
+    for (const auto& fd : fs::directory_iterator(e.path().string() + "/fd", fs::directory_options::skip_permission_denied)) {
+      std::error_code ec;
+      if (fs::read_symlink(fd.path(), ec).string() == file) ++n;
+    }
+  }
+  return n;
+}
+
+TEST_P(Images, SquashfsRunsWithoutUnpacking) {
+  ASSERT_EQ(image({"import", fixture("oci") + ":debian", "deb"}).exit_code, 0);
+  std::string sqfs = scratch().path() + "/deb.sqfs";
+  ASSERT_EQ(image({"export", "deb", sqfs}).exit_code, 0);
+  Result r = run({sqfs, "--", "sh", "-c", "cat /etc/motd; pwd; echo $HPAI_FIXTURE; grep -c ' - fuse' /proc/self/mountinfo; touch /x"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  EXPECT_EQ(r.out, "changed by layer 2\n/opt/hpai\nlayered\n1\n") << r;
+  EXPECT_TRUE(contains(r.err, "Read-only file system")) << r;
+  Result w = run({"-W", sqfs, "--", "sh", "-c", "echo x > /opt/hpai/new && cat /opt/hpai/new"});
+  EXPECT_EQ(w.exit_code, 0) << w;
+  EXPECT_EQ(w.out, "x\n");
+  Result dry = run({"--dry-run", sqfs, "--", "true"});
+  EXPECT_TRUE(contains(dry.out, "cwd:         /opt/hpai")) << "the plan reads the SquashFS image's metadata\n" << dry;
+  Result no_w = run({"-w", sqfs, "--", "true"});
+  EXPECT_EQ(no_w.exit_code, 64) << no_w;
+  EXPECT_TRUE(contains(no_w.err, "use -W for a writable overlay")) << no_w;
+  // squashfuse goes away with the payload.
+  for (int i = 0; i < 100 && live_squashfuse(sqfs) > 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(live_squashfuse(sqfs), 0);
+}
+
+TEST(SquashfsNoFuse, ClearErrorWhenDevFuseIsUnusable) {
+  if (!running_as_root()) GTEST_SKIP() << "hiding /dev/fuse from the test user takes root";
+  User user = test_user();
+  ScratchDir dir(user);
+  std::string sqfs = dir.path() + "/tiny.sqfs";
+  ASSERT_EQ(run_as(user, {"mksquashfs", test_image("busybox"), sqfs, "-quiet", "-no-progress"}).exit_code, 0);
+  std::string blocker = dir.path() + "/no-fuse";
+  write_file(blocker, "");
+  chmod(blocker.c_str(), 0600);
+  // A private mount namespace where /dev/fuse is a file only root may open.
+  Result r = run_as(root_user(), {"unshare", "-m", "sh", "-c",
+                                  "mount --bind " + blocker + " /dev/fuse && exec setpriv --reuid=" + std::to_string(user.uid) +
+                                      " --regid=" + std::to_string(user.gid) + " --clear-groups " + hpai_run() + " " + sqfs +
+                                      " -- true"});
+  EXPECT_EQ(r.exit_code, 31) << r;
+  EXPECT_TRUE(contains(r.err, "/dev/fuse is not usable")) << r;
+}
+
 TEST_P(Images, TheUserCanDeleteUnpackedTrees) {
   ASSERT_EQ(image({"import", fixture("rootfs.tar.gz"), "deb"}).exit_code, 0);
   Result rm = run_as(who(), {"rm", "-rf", storage()});

@@ -1,0 +1,36 @@
+// Reading an image before it is mounted: a directory on the host, or a SquashFS file
+// read in-process with libsquashfuse. The plan inspects images through this, so a
+// SquashFS image is checked (mount points, metadata) exactly like a directory.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace hpai {
+
+struct ImageStat {
+  enum class Type { Dir, File, Link, Other };
+  Type type = Type::Other;
+  std::uint64_t size = 0;
+};
+
+class ImageFs {
+ public:
+  virtual ~ImageFs() = default;
+  // REL is relative to the image root, no leading '/', "" for the root; symlinks are not followed.
+  virtual std::optional<ImageStat> lstat(const std::string& rel) const = 0;
+  virtual std::string readlink(const std::string& rel) const = 0;
+  // nullopt when missing; Error when larger than MAX or unreadable.
+  virtual std::optional<std::string> read_file(const std::string& rel, std::size_t max = 16 << 20) const = 0;
+  virtual std::string describe() const = 0;  // the image's path, for messages
+};
+
+std::unique_ptr<ImageFs> open_directory_image(const std::string& root);
+std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file);
+
+// True when FILE starts with the SquashFS magic.
+bool is_squashfs_file(const std::string& file);
+
+}  // namespace hpai

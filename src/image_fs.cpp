@@ -1,0 +1,133 @@
+#include "hpai/image_fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <sstream>
+#include <vector>
+
+extern "C" {
+#include <squashfuse/squashfuse.h>
+}
+
+#include "hpai/error.hpp"
+#include "hpai/fd.hpp"
+
+namespace hpai {
+
+namespace {
+
+class DirectoryImage : public ImageFs {
+ public:
+  explicit DirectoryImage(std::string root) : root_(std::move(root)) {}
+  std::optional<ImageStat> lstat(const std::string& rel) const override {
+    struct stat st {};
+    std::string path = rel.empty() ? root_ : root_ + "/" + rel;
+    if (::lstat(path.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
+      throw_errno("can't examine " + path);
+    }
+    ImageStat s;
+    s.type = S_ISDIR(st.st_mode) ? ImageStat::Type::Dir : S_ISREG(st.st_mode) ? ImageStat::Type::File
+             : S_ISLNK(st.st_mode) ? ImageStat::Type::Link : ImageStat::Type::Other;
+    s.size = static_cast<std::uint64_t>(st.st_size);
+    return s;
+  }
+  std::string readlink(const std::string& rel) const override {
+    std::string path = root_ + "/" + rel;
+    std::vector<char> buf(4096);
+    auto n = ::readlink(path.c_str(), buf.data(), buf.size());
+    if (n < 0) throw_errno("can't read symlink " + path);
+    return std::string(buf.data(), static_cast<std::size_t>(n));
+  }
+  std::optional<std::string> read_file(const std::string& rel, std::size_t max) const override {
+    std::string path = root_ + "/" + rel;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      if (errno == ENOENT) return std::nullopt;
+      throw_errno("can't read " + path);
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().size() > max) throw Error(path + " is too large");
+    return ss.str();
+  }
+  std::string describe() const override { return root_; }
+
+ private:
+  std::string root_;
+};
+
+class SquashfsImage : public ImageFs {
+ public:
+  explicit SquashfsImage(std::string file) : file_(std::move(file)) {
+    fd_.reset(open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd_) throw_errno("can't open SquashFS image " + file_);
+    sqfs_err err = sqfs_init(&fs_, fd_.get(), 0);
+    if (err != SQFS_OK) throw Error("can't read SquashFS image " + file_ + ": not a SquashFS 4 image, or a compression this build lacks");
+    open_ = true;
+  }
+  ~SquashfsImage() override {
+    if (open_) sqfs_destroy(&fs_);
+  }
+  std::optional<ImageStat> lstat(const std::string& rel) const override {
+    sqfs_inode inode;
+    if (!lookup(rel, inode)) return std::nullopt;
+    ImageStat s;
+    mode_t mode = inode.base.mode;
+    s.type = S_ISDIR(mode) ? ImageStat::Type::Dir : S_ISREG(mode) ? ImageStat::Type::File
+             : S_ISLNK(mode) ? ImageStat::Type::Link : ImageStat::Type::Other;
+    if (S_ISREG(mode)) s.size = inode.xtra.reg.file_size;
+    return s;
+  }
+  std::string readlink(const std::string& rel) const override {
+    sqfs_inode inode;
+    if (!lookup(rel, inode)) throw Error("no symlink " + rel + " in " + file_);
+    std::vector<char> buf(inode.xtra.symlink_size + 1);
+    size_t size = buf.size();
+    if (sqfs_readlink(&fs_, &inode, buf.data(), &size) != SQFS_OK) throw Error("can't read symlink " + rel + " in " + file_);
+    return std::string(buf.data());
+  }
+  std::optional<std::string> read_file(const std::string& rel, std::size_t max) const override {
+    sqfs_inode inode;
+    if (!lookup(rel, inode)) return std::nullopt;
+    if (!S_ISREG(inode.base.mode)) throw Error(rel + " in " + file_ + " is not a file");
+    if (inode.xtra.reg.file_size > max) throw Error(rel + " in " + file_ + " is too large");
+    std::string out(inode.xtra.reg.file_size, '\0');
+    sqfs_off_t size = static_cast<sqfs_off_t>(out.size());
+    if (size > 0 && sqfs_read_range(&fs_, &inode, 0, &size, out.data()) != SQFS_OK)
+      throw Error("can't read " + rel + " in " + file_);
+    out.resize(static_cast<std::size_t>(size));
+    return out;
+  }
+  std::string describe() const override { return file_; }
+
+ private:
+  bool lookup(const std::string& rel, sqfs_inode& inode) const {
+    if (sqfs_inode_get(&fs_, &inode, sqfs_inode_root(&fs_)) != SQFS_OK) throw Error("can't read the root of " + file_);
+    if (rel.empty()) return true;
+    bool found = false;
+    if (sqfs_lookup_path(&fs_, &inode, ("/" + rel).c_str(), &found) != SQFS_OK) throw Error("can't look up " + rel + " in " + file_);
+    return found;
+  }
+  std::string file_;
+  UniqueFd fd_;
+  mutable sqfs fs_{};  // libsquashfuse's calls take non-const pointers, even to read
+  bool open_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<ImageFs> open_directory_image(const std::string& root) { return std::make_unique<DirectoryImage>(root); }
+std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file) { return std::make_unique<SquashfsImage>(file); }
+
+bool is_squashfs_file(const std::string& file) {
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  char magic[4] = {};
+  return fd && ::read(fd.get(), magic, 4) == 4 && magic[0] == 'h' && magic[1] == 's' && magic[2] == 'q' && magic[3] == 's';
+}
+
+}  // namespace hpai
