@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "hpai/error.hpp"
+
 namespace hpai {
 
 void init_logging(std::string_view program, int verbosity) {
@@ -20,6 +22,18 @@ void init_logging(std::string_view program, int verbosity) {
   else if (verbosity >= 3) level = spdlog::level::trace;
   logger->set_level(level);
   spdlog::set_default_logger(logger);
+}
+
+int report_errors(const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const Error& e) {
+    spdlog::error("{}", e.what());
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return kExitLaunch;
+  }
 }
 
 }  // namespace hpai

@@ -110,7 +110,7 @@ int main(int argc, char** argv) {
   }
   init_logging("hpai-image", verbose - quiet);
 
-  try {
+  return report_errors([&]() -> int {
     Environment env = Environment::from_process();
     if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
     Storage storage = Storage::from_environment(env);
@@ -176,11 +176,5 @@ int main(int argc, char** argv) {
       std::printf("%s: exported to %s\n", name.c_str(), out.c_str());
     }
     return 0;
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return kExitLaunch;
-  }
+  });
 }

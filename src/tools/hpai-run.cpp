@@ -129,7 +129,7 @@ int main(int argc, char** argv) {
   }
   init_logging("hpai-run", verbose - quiet);
 
-  try {
+  return report_errors([&]() -> int {
     for (const auto& b : binds) o.binds.push_back(parse_bind_spec(b));
     if (*cd_opt) o.cd = cd;
     if (*wf_opt) o.write_fake = write_fake;
@@ -157,11 +157,5 @@ int main(int argc, char** argv) {
       return 0;
     }
     run_container(plan);
-  } catch (const Error& e) {
-    spdlog::error("{}", e.what());
-    return e.exit_code();
-  } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return kExitLaunch;
-  }
+  });
 }

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "hpai/userns.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -39,9 +40,8 @@ int in_namespaces(Fn fn) {
 }
 
 TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
-  char templ[] = "/tmp/hpai-mounts-test.XXXXXX";
-  ASSERT_NE(mkdtemp(templ), nullptr);
-  std::string dir = templ;
+  test::TempDir tmp;
+  const std::string& dir = tmp.path();
   std::filesystem::create_directories(dir + "/src");
   std::filesystem::create_directories(dir + "/dst");
   int rc = in_namespaces([&] {
@@ -58,7 +58,6 @@ TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
   EXPECT_EQ(rc, 0);
   EXPECT_TRUE(std::filesystem::exists(dir + "/src/f"));
   EXPECT_FALSE(std::filesystem::exists(dir + "/dst/in-tmpfs")) << "a mount leaked out of the namespace";
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Mounts, FailuresNameThePaths) {

@@ -8,6 +8,7 @@
 #include "hpai/image_config.hpp"
 #include "hpai/passwd.hpp"
 #include "hpai/userns.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -60,11 +61,9 @@ TEST(UserNs, MapLines) {
 class ImageConfigTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/hpai-meta-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    root_ = templ;
+    root_ = tmp_.path();
   }
-  void TearDown() override { fs::remove_all(root_); }
+  test::TempDir tmp_;
   std::string root_;
 };
 

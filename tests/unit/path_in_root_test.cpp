@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "hpai/error.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -17,9 +18,7 @@ namespace fs = std::filesystem;
 class PathInRoot : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/hpai-root-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    root_ = templ;
+    root_ = tmp_.path();
     fs::create_directories(root_ + "/usr/lib");
     fs::create_directories(root_ + "/etc");
     std::ofstream(root_ + "/etc/passwd") << "x";
@@ -31,7 +30,7 @@ class PathInRoot : public ::testing::Test {
     fs::create_symlink("loop1", root_ + "/loop2");
     fs::create_symlink("/nonexistent/deeper", root_ + "/dangling");
   }
-  void TearDown() override { fs::remove_all(root_); }
+  test::TempDir tmp_;
   std::string root_;
 };
 

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hpai/error.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -40,9 +41,7 @@ TEST(BindSpec, Parsing) {
 class PlanTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/hpai-plan-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
+    dir_ = tmp_.path();
     image_ = dir_ + "/img";
     for (const char* d : {"dev", "proc", "sys", "tmp", "etc", "root", "home", "mnt"}) fs::create_directories(image_ + "/" + d);
     for (const char* f : {"etc/passwd", "etc/group", "etc/hosts"}) std::ofstream(image_ + "/" + f) << "";
@@ -61,7 +60,7 @@ class PlanTest : public ::testing::Test {
     opts_.image = image_;
     opts_.command = {"true"};
   }
-  void TearDown() override { fs::remove_all(dir_); }
+  test::TempDir tmp_;
 
   std::vector<std::string> targets(const Plan& p) {
     std::vector<std::string> t;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "hpai/error.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -25,13 +26,8 @@ TEST(ImageName, Validation) {
 
 class StorageTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char templ[] = "/tmp/hpai-storage-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    root_ = std::string(templ) + "/store";
-  }
-  void TearDown() override { remove_tree(fs::path(root_).parent_path()); }
-  std::string root_;
+  test::TempDir tmp_;
+  std::string root_ = tmp_.path() + "/store";
 };
 
 TEST_F(StorageTest, DefaultLocation) {

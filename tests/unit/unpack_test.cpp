@@ -13,6 +13,7 @@
 #include "hpai/error.hpp"
 #include "hpai/layer_stream.hpp"
 #include "hpai/storage.hpp"
+#include "temp_dir.hpp"
 #include "tar_builder.hpp"
 
 namespace hpai {
@@ -38,15 +39,13 @@ TEST(SanitizeMemberPath, Table) {
 class Unpack : public ::testing::Test {
  protected:
   void SetUp() override {
-    char templ[] = "/tmp/hpai-unpack-test.XXXXXX";
-    ASSERT_NE(mkdtemp(templ), nullptr);
-    dir_ = templ;
+    dir_ = tmp_.path();
     root_ = dir_ + "/root";
     host_ = dir_ + "/host";  // stands for anything outside the image
     fs::create_directories(root_);
     fs::create_directories(host_);
   }
-  void TearDown() override { remove_tree(dir_); }
+  test::TempDir tmp_;
 
   // Applies the archives at PATHS, in order, as layers.
   UnpackStats apply(std::initializer_list<std::string> paths) {
