@@ -11,10 +11,15 @@ namespace hpai::test {
 
 class TarBuilder {
  public:
-  explicit TarBuilder(const std::string& path, bool gzip = false) {
+  enum class Filter { None, Gzip, Zstd, Xz, Bzip2 };
+  explicit TarBuilder(const std::string& path, bool gzip = false) : TarBuilder(path, gzip ? Filter::Gzip : Filter::None) {}
+  TarBuilder(const std::string& path, Filter filter) {
     w_ = archive_write_new();
     archive_write_set_format_pax_restricted(w_);
-    if (gzip) archive_write_add_filter_gzip(w_);
+    if (filter == Filter::Gzip) archive_write_add_filter_gzip(w_);
+    if (filter == Filter::Zstd) archive_write_add_filter_zstd(w_);
+    if (filter == Filter::Xz) archive_write_add_filter_xz(w_);
+    if (filter == Filter::Bzip2) archive_write_add_filter_bzip2(w_);
     if (archive_write_open_filename(w_, path.c_str()) != ARCHIVE_OK) throw std::runtime_error("can't write " + path);
   }
   ~TarBuilder() { close(); }

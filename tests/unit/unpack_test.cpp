@@ -225,6 +225,17 @@ TEST_F(Unpack, TruncatedAndCorruptCompressionFailCleanly) {
   EXPECT_THROW(apply({corrupt}), Error);
 }
 
+TEST_F(Unpack, EveryLayerCompressionUnpacks) {
+  using F = TarBuilder::Filter;
+  int n = 1;
+  for (F f : {F::None, F::Gzip, F::Zstd, F::Xz, F::Bzip2}) {
+    TarBuilder(layer(n), f).file("c" + std::to_string(n), std::string(5000, 'a' + static_cast<char>(n)));
+    apply({layer(n)});
+    EXPECT_EQ(content("c" + std::to_string(n)), std::string(5000, 'a' + static_cast<char>(n))) << "filter " << n;
+    ++n;
+  }
+}
+
 TEST_F(Unpack, EmptyLayerIsFine) {
   std::ofstream(layer(1)).close();
   EXPECT_NO_THROW(apply({layer(1)}));
