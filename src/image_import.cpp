@@ -113,7 +113,20 @@ void import_layers(const BlobStore& store, const ResolvedImage& img, LayerWriter
     const LayerRef& l = img.layers[i];
     const std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) + " (" + store.describe(l.path) + ")";
     auto src = store.open(l.path);
-    LayerDigests d = apply_layer(*src, writer, what, [&](std::uint64_t n) { progress.update(before + n, writer.stats().files); });
+    LayerDigests d;
+    try {
+      d = apply_layer(*src, writer, what, [&](std::uint64_t n) { progress.update(before + n, writer.stats().files); });
+    } catch (const Error& e) {
+      // A damaged blob often breaks the stream before its digest is complete: when it
+      // doesn't match, that is the cause to report, not the parse error it led to.
+      if (!l.blob_hex.empty()) {
+        Sha256 h;
+        auto again = store.open(l.path);
+        drain(*again, [&](const void* p, std::size_t n) { h.update(p, n); });
+        check_digest(h.hex(), l.blob_hex, what + " (" + e.what() + ")", "blob");
+      }
+      throw;
+    }
     before += d.blob_bytes;
     check_digest(d.blob, l.blob_hex, what, "blob");
     check_digest(d.tar, l.diff_id_hex, what, "uncompressed tar (diff_id)");

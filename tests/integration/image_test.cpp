@@ -222,18 +222,24 @@ TEST_P(Images, TamperedBlobFailsAndLeavesNothing) {
   std::string smallest;
   for (const auto& e : fs::directory_iterator(layout + "/blobs/sha256"))
     if (fs::file_size(e.path()) > 10000 && (smallest.empty() || fs::file_size(e.path()) < fs::file_size(smallest))) smallest = e.path();
-  {
+  auto flip = [&](std::streamoff at) {
     std::fstream f(smallest, std::ios::in | std::ios::out | std::ios::binary);
-    f.seekg(-100, std::ios::end);
+    f.seekg(at);
     char c = 0;
     f.read(&c, 1);
-    f.seekp(-100, std::ios::end);
+    f.seekp(at);
     c = static_cast<char>(c ^ 0x55);
     f.write(&c, 1);
+  };
+  // Near the end the stream usually still parses and only the digest differs; in the
+  // middle it usually breaks the tar. Either way the digest is what must be reported.
+  for (std::streamoff at : {static_cast<std::streamoff>(fs::file_size(smallest)) - 100,
+                            static_cast<std::streamoff>(fs::file_size(smallest)) / 2}) {
+    flip(at);
+    Result r = image({"import", layout + ":debian", "bad"});
+    EXPECT_EQ(r.exit_code, 31) << r;
+    EXPECT_TRUE(contains(r.err, "does not match the expected sha256:")) << r;
   }
-  Result r = image({"import", layout + ":debian", "bad"});
-  EXPECT_EQ(r.exit_code, 31) << r;
-  EXPECT_TRUE(contains(r.err, "does not match") || contains(r.err, "corrupt")) << r;
   EXPECT_EQ(nlohmann::json::parse(image({"list", "--json"}).out).size(), 0u);
   EXPECT_TRUE(fs::is_empty(storage() + "/tmp")) << "staging left behind";
 }
