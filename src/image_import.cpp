@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -14,10 +15,12 @@
 
 #include "hpai/blob_source.hpp"
 #include "hpai/digest.hpp"
+#include "hpai/fd.hpp"
 #include "hpai/error.hpp"
 #include "hpai/image_formats.hpp"
 #include "hpai/layer_stream.hpp"
 #include "hpai/log.hpp"
+#include "hpai/path_in_root.hpp"
 
 namespace hpai {
 
@@ -100,6 +103,29 @@ class Progress {
   bool shown_ = false;
   std::chrono::steady_clock::time_point last_;
 };
+
+// The OCI name of the CPU an image's /bin/sh is built for ("" when unknown): flat tars
+// and directories carry no config saying it.
+std::string elf_architecture(const std::string& root) {
+  RootPath sh = resolve_in_root(root, "/bin/sh");
+  if (!sh.exists || sh.is_dir) return "";
+  UniqueFd fd(open(sh.under(root).c_str(), O_RDONLY | O_CLOEXEC));
+  unsigned char h[20] = {};
+  if (!fd || read(fd.get(), h, sizeof h) != static_cast<ssize_t>(sizeof h) || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F')
+    return "";
+  const bool little = h[5] == 1;
+  const unsigned machine = little ? h[18] | (h[19] << 8) : (h[18] << 8) | h[19];
+  switch (machine) {
+    case 62: return "amd64";
+    case 183: return "arm64";
+    case 21: return little ? "ppc64le" : "ppc64";
+    case 22: return "s390x";
+    case 40: return "arm";
+    case 3: return "386";
+    case 243: return "riscv64";
+    default: return "";
+  }
+}
 
 void check_digest(const std::string& got, const std::string& want, const std::string& what, const char* kind) {
   if (!want.empty() && got != want)
@@ -256,6 +282,10 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   ImageConfig config = img.config_json.empty() ? read_image_config(staging.path())
                                                : image_config_from_oci(img.config_json, "image config");
   std::string created = config.import.created;
+  if (config.architecture.empty()) {
+    config.architecture = elf_architecture(staging.path());
+    if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
+  }
   config.import = ImportInfo{format, path, digest, created, now_utc(), layers, stats.bytes,
                              static_cast<std::uint64_t>(st.st_size), mtime};
   write_image_config(staging.path(), config);

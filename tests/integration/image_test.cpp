@@ -12,6 +12,7 @@
 
 #include "harness.hpp"
 #include "hpai/digest.hpp"
+#include "hpai/image_formats.hpp"
 
 namespace hpai::test {
 namespace {
@@ -109,6 +110,8 @@ TEST_P(Images, FlatTarGzMatchesItsSourceTree) {
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "rootfs: imported")) << r;
   expect_same_tree(dir_of("rootfs"), test_image("debian"));
+  EXPECT_EQ(nlohmann::json::parse(image({"inspect", "--json", "rootfs"}).out)["architecture"], host_platform().substr(6))
+      << "read from the ELF header of /bin/sh, as a flat tar has no config";
   Result run_it = run({"rootfs", "--", "cat", "/etc/debian_version"});
   EXPECT_EQ(run_it.exit_code, 0) << run_it;
 }
