@@ -239,7 +239,8 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
       throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
                   " (from " + m.origin + ")");
 
-  const bool has_root_home = image->lstat("root").has_value() && image->lstat("root")->type == ImageStat::Type::Dir;
+  const auto root_home = image->lstat("root");
+  const bool has_root_home = root_home && root_home->type == ImageStat::Type::Dir;
   p.env = make_environment(o, host, p.config, has_root_home, who.user);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
   if (!o.command.empty()) {
