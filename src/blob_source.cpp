@@ -115,8 +115,6 @@ TarMembers::TarMembers(std::string path) : path_(std::move(path)) {
   if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a.get()));
 }
 
-std::vector<std::string> TarMembers::names() const { return names_; }
-
 bool TarMembers::has(const std::string& name) const {
   std::string want = normalise(name.c_str());
   for (const auto& n : names_)

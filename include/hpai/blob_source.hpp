@@ -43,7 +43,6 @@ class TarMembers {
  public:
   explicit TarMembers(std::string path);
   const std::string& path() const { return path_; }
-  std::vector<std::string> names() const;  // normalised ("./" and "/" stripped)
   bool has(const std::string& name) const;
   std::unique_ptr<ByteSource> open(const std::string& name) const;
   // A small member (JSON) read whole; Error if larger than MAX.
@@ -51,7 +50,7 @@ class TarMembers {
 
  private:
   std::string path_;
-  std::vector<std::string> names_;
+  std::vector<std::string> names_;  // normalised ("./" and "/" stripped)
 };
 
 // Where blobs come from: a directory (OCI layout) or a tar (OCI or docker archive).
