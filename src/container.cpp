@@ -29,6 +29,7 @@ constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kFiles = "/files";
 constexpr const char* kOverlay = "/overlay";
 constexpr const char* kSquashfs = "/image";  // where a SquashFS image is mounted
+constexpr const char* kSkeleton = "/skeleton";  // mount points a read-only image lacks
 
 void make_dir(const std::string& path, mode_t mode = 0755) {
   if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create " + path);
@@ -52,7 +53,13 @@ void mount_image_root(const Plan& p) {
   const std::string image = p.squashfs ? std::string(kSquashfs) : host_path(p.image);
   switch (p.root_mode) {
     case RootMode::ReadOnly:
-      bind_mount(image, kNewRoot, true);
+      if (p.skeleton.empty()) {
+        bind_mount(image, kNewRoot, true);
+        break;
+      }
+      make_dir(kSkeleton);
+      for (const auto& point : p.skeleton) make_in_root(kSkeleton, point.path, point.file);
+      mount_overlay_read_only(kSkeleton, image, kNewRoot);
       break;
     case RootMode::Writable:
       bind_mount(image, kNewRoot, false);
@@ -68,6 +75,12 @@ void mount_image_root(const Plan& p) {
 }
 
 void make_mount(const Plan& p, const Mount& m, int index) {
+  if (m.kind == Mount::Kind::Symlink) {  // inside a tmpfs of ours; the plan checked that
+    const std::string dir = m.target.substr(0, m.target.rfind('/'));
+    const std::string link = make_in_root(kNewRoot, dir, false).under(kNewRoot) + m.target.substr(m.target.rfind('/'));
+    check(symlink(m.source.c_str(), link.c_str()), "can't create symlink " + m.target + " -> " + m.source);
+    return;
+  }
   RootPath t = m.create ? make_in_root(kNewRoot, m.target, m.file) : resolve_in_root(kNewRoot, m.target);
   if (!t.exists)  // the plan checked it; the image changed since
     throw Error("can't mount on " + m.target + ": it does not exist in image " + p.image + " (from " + m.origin + ")");
@@ -85,6 +98,8 @@ void make_mount(const Plan& p, const Mount& m, int index) {
       bind_mount(file, target, m.read_only);
       break;
     }
+    case Mount::Kind::Symlink:
+      break;  // made above
   }
 }
 

@@ -3,6 +3,7 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <sstream>
 
@@ -123,6 +124,53 @@ std::string expand_value(std::string_view value, const Environment& env) {
     start = colon + 1;
   }
   return out;
+}
+
+std::string expand_variables(std::string_view text, const Environment& env) {
+  auto name_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '$' || i + 1 == text.size()) {
+      out += text[i];
+      continue;
+    }
+    if (text[i + 1] == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::size_t start = i + 1, end = start;
+    bool braced = text[start] == '{';
+    if (braced) {
+      end = text.find('}', start);
+      if (end == std::string_view::npos) {  // "${" never closed: keep it as written
+        out += text.substr(i);
+        break;
+      }
+      ++start;
+    } else {
+      while (end < text.size() && name_char(text[end])) ++end;
+      if (end == start) {  // a lone '$'
+        out += '$';
+        continue;
+      }
+    }
+    out += env.get(text.substr(start, end - start)).value_or("");
+    i = braced ? end : end - 1;
+  }
+  return out;
+}
+
+void apply_env_change(Environment& env, const EnvChange& c, const Environment& expand_from) {
+  if (c.kind == EnvChange::Kind::Unset) {
+    env.unset_matching(c.name);
+    return;
+  }
+  std::string value = expand_variables(c.value, expand_from);
+  std::string old = env.get(c.name).value_or("");
+  if (c.kind == EnvChange::Kind::Prepend && !old.empty()) value += ":" + old;
+  if (c.kind == EnvChange::Kind::Append && !old.empty()) value = old + ":" + value;
+  env.set(c.name, value);
 }
 
 std::string path_with_bin(std::string_view path) {

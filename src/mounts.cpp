@@ -60,6 +60,14 @@ void mount_overlay(const std::string& lower, const std::string& upper, const std
                 " (overlayfs in a user namespace needs Linux >= 5.11, and the image must not itself be on overlayfs)");
 }
 
+void mount_overlay_read_only(const std::string& top, const std::string& lower, const std::string& target) {
+  const std::string options = "lowerdir=" + overlay_escape(top) + ":" + overlay_escape(lower);
+  spdlog::debug("overlay {} ({})", target, options);
+  if (mount("overlay", target.c_str(), "overlay", MS_RDONLY, options.c_str()) != 0)
+    throw_errno("can't mount the mount-point overlay on " + lower +
+                " (overlayfs in a user namespace needs Linux >= 5.11; with an older kernel, run with -w or create the mount points in the image)");
+}
+
 void pivot_root_keep_old(const std::string& new_root, const std::string& put_old) {
   check(syscall(SYS_pivot_root, new_root.c_str(), (new_root + "/" + put_old).c_str()),
         "can't pivot_root to " + new_root);

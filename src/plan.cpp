@@ -13,6 +13,8 @@
 #include "hpai/log.hpp"
 #include "hpai/passwd.hpp"
 #include "hpai/path_in_root.hpp"
+#include "hpai/profile.hpp"
+#include "hpai/profile_plan.hpp"
 #include "hpai/storage.hpp"
 
 namespace hpai {
@@ -32,14 +34,6 @@ BindSpec parse_bind_spec(std::string_view arg) {
   return b;
 }
 
-HostContext HostContext::current() {
-  HostContext h;
-  h.uid = getuid();
-  h.gid = getgid();
-  h.env = Environment::from_process();
-  return h;
-}
-
 namespace {
 
 std::optional<std::string> real_path(const std::string& path) {
@@ -52,6 +46,40 @@ bool is_directory(const std::string& path) {
   struct stat st {};
   return stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
+
+}  // namespace
+
+std::string host_source(const std::string& src, const std::string& origin) {
+  auto path = real_path(src);
+  if (!path) {
+    int err = errno;
+    throw Error("can't bind " + src + ": " + (err == ENOENT ? "no such file or directory on host" : std::strerror(err)) +
+                " (from " + origin + ")");
+  }
+  return *path;
+}
+
+Mount bind_of(const std::string& src, const std::string& dst, bool ro, bool create, const std::string& origin) {
+  Mount m;
+  m.kind = Mount::Kind::Bind;
+  m.source = src;
+  m.target = dst;
+  m.read_only = ro;
+  m.create = create;
+  m.file = !is_directory(src);
+  m.origin = origin;
+  return m;
+}
+
+HostContext HostContext::current() {
+  HostContext h;
+  h.uid = getuid();
+  h.gid = getgid();
+  h.env = Environment::from_process();
+  return h;
+}
+
+namespace {
 
 // IMAGE is a directory or SquashFS file, else the name of an image in storage.
 std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir, bool& squashfs) {
@@ -83,17 +111,6 @@ std::string locate_image(const std::string& arg, const HostContext& host, const 
   return *path;
 }
 
-// A host source for a bind: it must exist, and binds use its symlink-free path.
-std::string host_source(const std::string& src, const std::string& origin) {
-  auto path = real_path(src);
-  if (!path) {
-    int err = errno;
-    throw Error("can't bind " + src + ": " + (err == ENOENT ? "no such file or directory on host" : std::strerror(err)) +
-                " (from " + origin + ")");
-  }
-  return *path;
-}
-
 void apply_image_env(Environment& env, const ImageConfig& config, const Environment& host, bool protect_launcher) {
   for (const auto& entry : config.env) {
     auto a = parse_assignment(entry, "image ENV");
@@ -111,9 +128,13 @@ void apply_assignments(Environment& env, const std::vector<Assignment>& assignme
 }
 
 Environment make_environment(const RunOptions& o, const HostContext& host, const ImageConfig& config,
-                             bool has_root_home, const std::string& user) {
+                             const std::vector<EnvChange>& profile_env, bool has_root_home, const std::string& user) {
   Environment env = host.env;
   if (!o.no_image_env) apply_image_env(env, config, host.env, true);
+  // The site profile's changes: after the image (the site knows this machine), before
+  // the user's own --set-env. Each profile's values expand against what came before it.
+  const Environment before_profile = env;
+  for (const auto& c : profile_env) apply_env_change(env, c, before_profile);
   // TMPDIR names a host path; the host's TMPDIR is what /tmp is in the container.
   env.unset("TMPDIR");
   if (o.home)
@@ -146,21 +167,8 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
   return env;
 }
 
-Mount bind_of(const std::string& src, const std::string& dst, bool ro, bool create, const std::string& origin) {
-  Mount m;
-  m.kind = Mount::Kind::Bind;
-  m.source = src;
-  m.target = dst;
-  m.read_only = ro;
-  m.create = create;
-  m.file = !is_directory(src);
-  m.origin = origin;
-  return m;
-}
-
 // A target the image must already have (read-only image, nothing creates it).
-void require_target(const ImageFs& image, const Mount& m) {
-  RootPath t = resolve_in_root(image, m.target);
+void require_target(const ImageFs& image, const Mount& m, const RootPath& t) {
   if (!t.exists)
     throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " + image.describe() +
                 " and the image is read-only (create it in the image, or run with -w or -W) (from " + m.origin + ")");
@@ -170,6 +178,46 @@ void require_target(const ImageFs& image, const Mount& m) {
 }
 
 bool image_has(const ImageFs& image, const std::string& path) { return resolve_in_root(image, path).exists; }
+
+// Checks every mount's target against the image. A target the mount may create is
+// made at run time on a writable root or inside an earlier tmpfs; on a read-only root
+// it goes into the plan's skeleton layer. Any other target must exist, of the right type.
+void place_mounts(Plan& p, const ImageFs& image, bool writable) {
+  for (std::size_t i = 0; i < p.mounts.size(); ++i) {
+    const Mount& m = p.mounts[i];
+    bool in_tmpfs = std::any_of(p.mounts.begin(), p.mounts.begin() + static_cast<std::ptrdiff_t>(i), [&](const Mount& earlier) {
+      return earlier.kind == Mount::Kind::Tmpfs && m.target.starts_with(earlier.target + "/");
+    });
+    if (in_tmpfs) continue;
+    if (m.kind == Mount::Kind::Symlink) throw Error("internal error: symlink " + m.target + " outside an injected tmpfs");
+    if (m.create && writable) continue;
+    RootPath t = resolve_in_root(image, m.target);
+    if (!t.exists && m.create) {
+      p.skeleton.push_back({"/" + t.relative, m.file});
+      continue;
+    }
+    if (m.kind == Mount::Kind::Tmpfs) {
+      if (!t.exists)
+        throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
+                    " (from " + m.origin + ")");
+      continue;
+    }
+    require_target(image, m, t);
+  }
+}
+
+
+// The profile named with --profile, else the site default, else none.
+std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& host) {
+  if (o.no_profile) {
+    if (o.profile) throw Error("--profile and --no-profile can't be combined", kExitUsage);
+    return std::nullopt;
+  }
+  std::vector<std::string> search = profile_search_path(host.env);
+  std::optional<std::string> path = o.profile ? find_profile(*o.profile, search) : find_default_profile(search);
+  if (!path) return std::nullopt;
+  return load_profile(*path, search);
+}
 
 }  // namespace
 
@@ -230,18 +278,23 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
     p.mounts.push_back({Mount::Kind::Tmpfs, "mode=755", "/home", false, writable, false, "", "--home"});
     p.mounts.push_back(bind_of(src, "/home/" + who.user, false, true, "--home"));
   }
+  ProfileEffect effect;
+  if (auto profile = choose_profile(o, host)) {
+    effect = apply_profile(*profile, *image, p.config, host.env, {o.gpu, !o.no_mpi});
+    p.profile_files = profile->files;
+  } else if (o.gpu.value_or(false)) {
+    effect = apply_profile(Profile{}, *image, p.config, host.env, {o.gpu, !o.no_mpi});  // --gpu with no profile
+  }
+  p.mounts.insert(p.mounts.end(), effect.mounts.begin(), effect.mounts.end());
+  p.notes = effect.notes;
+  p.nvml = effect.nvml;
+  // The user's binds last: on the command line, the user has the final word.
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
-
-  for (const auto& m : p.mounts)
-    if (!m.create && m.kind != Mount::Kind::Tmpfs) require_target(*image, m);
-  for (const auto& m : p.mounts)
-    if (m.kind == Mount::Kind::Tmpfs && !m.create && !image_has(*image, m.target))
-      throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
-                  " (from " + m.origin + ")");
+  place_mounts(p, *image, writable);
 
   const auto root_home = image->lstat("root");
   const bool has_root_home = root_home && root_home->type == ImageStat::Type::Dir;
-  p.env = make_environment(o, host, p.config, has_root_home, who.user);
+  p.env = make_environment(o, host, p.config, effect.env, has_root_home, who.user);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
   if (!o.command.empty()) {
     p.argv = o.command;

@@ -24,12 +24,14 @@ const char* kind_name(Mount::Kind k) {
     case Mount::Kind::Bind: return "bind";
     case Mount::Kind::Tmpfs: return "tmpfs";
     case Mount::Kind::File: return "file";
+    case Mount::Kind::Symlink: return "link";
   }
   return "?";
 }
 
 std::vector<std::string> mount_flags(const Mount& m) {
   std::vector<std::string> f;
+  if (m.kind == Mount::Kind::Symlink) return f;
   f.emplace_back(m.read_only ? "ro" : "rw");
   if (m.kind == Mount::Kind::Bind) f.emplace_back("rec");
   if (m.kind == Mount::Kind::Tmpfs) f.push_back(m.source);
@@ -75,6 +77,11 @@ std::string plan_to_text(const Plan& p) {
          " (host), setgroups deny\n";
   out += "mounts:\n";
   out += "  bind   " + p.image + " -> / [" + (p.root_mode == RootMode::ReadOnly ? "ro,rec" : "rw,rec") + "]\n";
+  if (!p.skeleton.empty()) {
+    out += "  overlay read-only layer adding mount points the image lacks:";
+    for (const auto& point : p.skeleton) out += " " + point.path;
+    out += "\n";
+  }
   for (const auto& m : p.mounts) {
     std::string flags;
     for (const auto& f : mount_flags(m)) flags += (flags.empty() ? "" : ",") + f;
@@ -88,6 +95,12 @@ std::string plan_to_text(const Plan& p) {
   out += "environment: host environment, then:\n";
   for (const auto& [k, v] : set) out += "  set   " + k + "=" + v + "\n";
   for (const auto& k : unset) out += "  unset " + k + "\n";
+  if (!p.profile_files.empty()) {
+    out += "profile:    ";
+    for (const auto& f : p.profile_files) out += " " + f;
+    out += "\n";
+  }
+  for (const auto& n : p.notes) out += "  " + n + "\n";
   out += "cwd:         " + p.cwd + "\n";
   out += "command:     " + quoted_argv(p.argv) + "\n";
   return out;
@@ -101,6 +114,7 @@ std::string plan_to_json(const Plan& p) {
   for (const auto& m : p.mounts) {
     json j = {{"type", kind_name(m.kind)}, {"target", m.target}, {"options", mount_flags(m)}, {"origin", m.origin}};
     if (m.kind == Mount::Kind::Bind) j["source"] = m.source;
+    if (m.kind == Mount::Kind::Symlink) j["link_to"] = m.source;
     if (m.kind == Mount::Kind::File) j["content"] = m.content;
     mounts.push_back(std::move(j));
   }
@@ -121,6 +135,10 @@ std::string plan_to_json(const Plan& p) {
       {"argv", p.argv},
   };
   if (p.root_mode == RootMode::Overlay) doc["image"]["overlay_size"] = p.overlay_size;
+  json skeleton = json::array();
+  for (const auto& point : p.skeleton) skeleton.push_back({{"path", point.path}, {"file", point.file}});
+  doc["image"]["mount_points_added"] = skeleton;
+  doc["profile"] = {{"files", p.profile_files}, {"notes", p.notes}};
   return doc.dump(2) + "\n";
 }
 

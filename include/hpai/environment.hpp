@@ -50,6 +50,19 @@ std::vector<Assignment> parse_assignments(const std::string& text, const std::st
 // is replaced by NAME's value in ENV, or dropped with its colon when unset or empty.
 std::string expand_value(std::string_view value, const Environment& env);
 
+// One change a site profile makes: set, prepend or append (':'-joined, for search
+// paths), or unset names matching a glob. VALUE may use ${NAME} and $NAME, expanded
+// against the environment the change is applied to ("$$" is a literal '$').
+struct EnvChange {
+  enum class Kind { Set, Prepend, Append, Unset };
+  Kind kind = Kind::Set;
+  std::string name;  // Unset: a glob
+  std::string value;
+  std::string origin;  // "lrz.json:14:7", for messages
+};
+void apply_env_change(Environment& env, const EnvChange& change, const Environment& expand_from);
+std::string expand_variables(std::string_view text, const Environment& env);
+
 // Appends "/bin" to a PATH-style value that lacks it (images without a merged /usr).
 std::string path_with_bin(std::string_view path);
 

@@ -22,6 +22,10 @@ void mount_tmpfs(const std::string& target, const std::string& options);
 void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,
                    const std::string& target);
 
+// A read-only overlay of TOP over LOWER (no upper or work dir): how mount
+// points are added to a read-only image without writing to it.
+void mount_overlay_read_only(const std::string& top, const std::string& lower, const std::string& target);
+
 // pivot_root(NEW_ROOT, NEW_ROOT/PUT_OLD), then chdir("/"). NEW_ROOT must be a mount.
 void pivot_root_keep_old(const std::string& new_root, const std::string& put_old);
 

@@ -48,6 +48,11 @@ struct RunOptions {
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::vector<EnvOp> env_ops;
+  // Site profile: a name or path; nullopt uses the site default (if any) unless no_profile.
+  std::optional<std::string> profile;
+  bool no_profile = false;
+  std::optional<bool> gpu;  // --gpu / --no-gpu
+  bool no_mpi = false;
 };
 
 // The host facts a plan depends on; tests make their own.
@@ -61,9 +66,9 @@ struct HostContext {
 enum class RootMode { ReadOnly, Writable, Overlay };
 
 struct Mount {
-  enum class Kind { Bind, Tmpfs, File };
+  enum class Kind { Bind, Tmpfs, File, Symlink };  // Symlink: made inside an earlier tmpfs, not a mount
   Kind kind = Kind::Bind;
-  std::string source;   // Bind: host path; Tmpfs: mount options; File: what it is ("generated passwd")
+  std::string source;   // Bind: host path; Tmpfs: mount options; File: what it is; Symlink: the link's text
   std::string target;   // path in the container
   bool read_only = false;
   bool create = false;  // a missing target is created (writable image, or inside an earlier tmpfs)
@@ -71,6 +76,11 @@ struct Mount {
   std::string content;  // Kind::File: the bytes to put there
   std::string origin;   // "default", "-b /x", "--home", ...
 };
+
+// A bind of host path SRC (symlink-free, existing) at DST.
+Mount bind_of(const std::string& src, const std::string& dst, bool read_only, bool create, const std::string& origin);
+// SRC's symlink-free host path; Error "can't bind SRC: no such file or directory on host (from ORIGIN)".
+std::string host_source(const std::string& src, const std::string& origin);
 
 inline constexpr const char* kDefaultOverlaySize = "12%";  // of RAM, as a tmpfs size
 
@@ -81,11 +91,21 @@ struct Plan {
   RootMode root_mode = RootMode::ReadOnly;
   std::string overlay_size;
   IdMap ids;
+  // Mount points a read-only image lacks, for mounts that must create them (a site
+  // profile's binds, the injected-driver directory): a read-only overlay layer adds them.
+  struct MountPoint {
+    std::string path;  // symlink-free, inside the image
+    bool file = false;
+  };
+  std::vector<MountPoint> skeleton;
   std::vector<Mount> mounts;  // in the order they are made, after the image root itself
   Environment env;            // the payload's complete environment
   Environment host_env;       // to show what changed
   std::string cwd;
   std::vector<std::string> argv;
+  std::vector<std::string> profile_files;  // the site profile applied and those it extends
+  std::vector<std::string> notes;          // what the profile decided (driver, MPI pairing, skipped binds)
+  std::string nvml;                        // host libnvidia-ml when a driver is injected (--dry-run asks it)
 };
 
 Plan make_plan(const RunOptions& options, const HostContext& host);

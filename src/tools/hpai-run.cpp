@@ -8,7 +8,9 @@
 #include "hpai/container.hpp"
 #include "hpai/error.hpp"
 #include "hpai/log.hpp"
+#include "hpai/nvidia.hpp"
 #include "hpai/plan.hpp"
+#include "hpai/profile.hpp"
 #include "hpai/version.hpp"
 
 namespace {
@@ -60,6 +62,12 @@ std::vector<std::string> normalize_optional_values(int argc, char** argv) {
   }
   std::reverse(out.begin(), out.end());  // CLI11 takes the arguments in reverse
   return out;
+}
+
+std::string describe_nvml(const hpai::NvmlInfo& i) {
+  if (!i.ok) return "GPU: NVML: " + i.error;
+  return "GPU: NVML: driver " + i.driver_version + ", CUDA " + std::to_string(i.cuda_version / 1000) + "." +
+         std::to_string(i.cuda_version % 1000 / 10) + ", " + std::to_string(i.device_count) + " device(s)";
 }
 
 }  // namespace
@@ -115,6 +123,16 @@ int main(int argc, char** argv) {
   auto* no_expand = app.add_flag("--env-no-expand", no_expand_seen, "don't expand $VAR in --set-env values given after this flag");
   auto* uid_opt = app.add_option("-u,--uid", uid, "run as UID in the container (through the user namespace map)");
   auto* gid_opt = app.add_option("-g,--gid", gid, "run as GID in the container (through the user namespace map)");
+  std::string profile;
+  auto* profile_opt = app.add_option("--profile", profile,
+                    "site profile: a name looked up in $HPAI_PROFILE_PATH, then " + system_profile_dir() +
+                    ", or a path (default: the site's default.json there, if any)")
+      ->type_name("NAME|FILE");
+  app.add_flag("--no-profile", o.no_profile, "apply no site profile, not even the site default");
+  bool gpu = false, no_gpu = false;
+  app.add_flag("--gpu,--nv", gpu, "inject the host's NVIDIA driver (error if none is found)");
+  app.add_flag("--no-gpu", no_gpu, "don't inject the NVIDIA driver, whatever the profile says");
+  app.add_flag("--no-mpi", o.no_mpi, "don't replace the image's MPI with the profile's host MPI");
   app.add_flag("--dry-run", dry_run, "print the plan (namespaces, mounts, environment) and exit");
   app.add_flag("--json", json, "with --dry-run, print the plan as JSON");
   app.add_flag("-v,--verbose", verbose, "more messages (repeat for more)");
@@ -132,6 +150,9 @@ int main(int argc, char** argv) {
   return report_errors([&]() -> int {
     for (const auto& b : binds) o.binds.push_back(parse_bind_spec(b));
     if (*cd_opt) o.cd = cd;
+    if (*profile_opt) o.profile = profile;
+    if (gpu && no_gpu) throw Error("--gpu and --no-gpu can't be combined", kExitUsage);
+    if (gpu || no_gpu) o.gpu = gpu;
     if (*wf_opt) o.write_fake = write_fake;
     if (*uid_opt) o.uid = uid;
     if (*gid_opt) o.gid = gid;
@@ -153,6 +174,8 @@ int main(int argc, char** argv) {
 
     Plan plan = make_plan(o, HostContext::current());
     if (dry_run) {
+      // Only a dry run asks NVML (in a child process): a launch needs just the file names.
+      if (!plan.nvml.empty()) plan.notes.push_back(describe_nvml(query_nvml(plan.nvml)));
       std::fputs((json ? plan_to_json(plan) : plan_to_text(plan)).c_str(), stdout);
       return 0;
     }

@@ -1,0 +1,42 @@
+// JSON files whose values remember where they were written, so that a site profile
+// or a driver matrix can be reported as "lrz.json:12:5: unknown key ...".
+// nlohmann_json (3.11) keeps no positions; a SAX pass over the same text records the
+// offset of every value by its JSON pointer.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace hpai {
+
+struct SourcePos {
+  std::string file;
+  int line = 0;    // 1-based; 0 when unknown
+  int column = 0;  // 1-based
+  std::string str() const;  // "FILE:LINE:COLUMN", or FILE when the position is unknown
+};
+
+class JsonSource {
+ public:
+  // Throws Error("FILE:LINE:COLUMN: invalid JSON: ...") on a syntax error.
+  static JsonSource parse(const std::string& text, const std::string& file);
+  static JsonSource load(const std::string& path);
+
+  const nlohmann::json& root() const { return root_; }
+  const std::string& file() const { return file_; }
+  // Where the value at POINTER ("/binds/0/source") starts; for an object member, where
+  // its key starts, which is what a reader looks for.
+  SourcePos where(const std::string& pointer) const;
+
+ private:
+  std::string file_;
+  std::string text_;
+  nlohmann::json root_;
+  std::map<std::string, std::size_t> offsets_;
+};
+
+// "/a/b" + "c" -> "/a/b/c", escaping '~' and '/' as JSON pointers do.
+std::string json_pointer_child(const std::string& pointer, const std::string& key);
+
+}  // namespace hpai

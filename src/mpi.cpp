@@ -1,0 +1,121 @@
+#include "hpai/mpi.hpp"
+
+#include <algorithm>
+
+#include "hpai/error.hpp"
+#include "hpai/path_in_root.hpp"
+
+namespace hpai {
+
+namespace {
+
+std::string version_text(const std::vector<int>& v) {
+  std::string s;
+  for (int x : v) s += (s.empty() ? "" : ".") + std::to_string(x);
+  return s;
+}
+
+std::string dir_name(const std::string& p) {
+  auto slash = p.rfind('/');
+  return slash == 0 || slash == std::string::npos ? "/" : p.substr(0, slash);
+}
+
+std::string base_name(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+
+}  // namespace
+
+std::string FoundLibrary::describe() const {
+  std::string v = version_text(version);
+  return linker_name + ".so" + (v.empty() ? "" : "." + v);
+}
+
+std::optional<FoundLibrary> find_library(const ImageFs& fs, const std::string& path) {
+  auto first = parse_library_name(base_name(path));
+  if (!first) return std::nullopt;
+  FoundLibrary lib{path, "", first->linker_name, first->version};
+  std::string current = path;
+  bool trusting_chain = true;
+  for (int hops = 0; hops < 40; ++hops) {
+    // Resolve the directory fully (inside the image), then look at the last component.
+    RootPath dir = resolve_in_root(fs, dir_name(current));
+    if (!dir.exists || !dir.is_dir) return std::nullopt;
+    std::string rel = dir.relative.empty() ? base_name(current) : dir.relative + "/" + base_name(current);
+    auto st = fs.lstat(rel);
+    if (!st) return std::nullopt;
+    if (st->type != ImageStat::Type::Link) {
+      if (st->type != ImageStat::Type::File) return std::nullopt;
+      lib.file = "/" + rel;
+      return lib;
+    }
+    std::string target = fs.readlink(rel);
+    current = target.starts_with("/") ? target : "/" + (dir.relative.empty() ? target : dir.relative + "/" + target);
+    auto next = parse_library_name(base_name(current));
+    bool agrees = next && next->linker_name == lib.linker_name && next->version.size() >= lib.version.size() &&
+                  std::equal(lib.version.begin(), lib.version.end(), next->version.begin());
+    if (!agrees)
+      trusting_chain = false;  // the name and its target disagree: keep the name's version
+    else if (trusting_chain)
+      lib.version = next->version;
+  }
+  return std::nullopt;  // a symlink loop
+}
+
+std::vector<FoundLibrary> image_libraries(const ImageFs& image) {
+  std::vector<FoundLibrary> out;
+  auto bytes = image.read_file("etc/ld.so.cache", 64 << 20);
+  if (!bytes) return out;
+  for (const auto& e : parse_ld_cache(*bytes, image.describe() + "/etc/ld.so.cache")) {
+    if (!is_native_abi(e.flags) || e.path.empty() || e.path.front() != '/') continue;
+    if (auto lib = find_library(image, e.path)) out.push_back(*lib);  // stale entries drop out here
+  }
+  return out;
+}
+
+std::optional<MpiFamily> image_mpi_family(const std::vector<FoundLibrary>& libs) {
+  for (const auto& l : libs) {
+    if (l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte" ||
+        (l.linker_name == "libmpi" && !l.version.empty() && l.version[0] != 12))
+      return MpiFamily::OpenMpi;
+    if (l.linker_name == "libmpich" || (l.linker_name == "libmpi" && !l.version.empty() && l.version[0] == 12))
+      return MpiFamily::Mpich;
+  }
+  return std::nullopt;
+}
+
+std::string version_incompatibility(const FoundLibrary& host, const FoundLibrary& image, MpiCompat mode,
+                                    std::vector<std::string>& warnings) {
+  const auto& h = host.version;
+  const auto& i = image.version;
+  const std::string pair = "image " + image.describe() + " vs host " + host.describe() + ": ";
+  if (h.empty()) return pair + "the host library has no version in its name (need at least " + host.linker_name + ".so.MAJOR)";
+  if (i.empty()) return "";  // an unversioned image library: any host version serves
+  if (h[0] != i[0]) return pair + "major versions differ (" + std::to_string(i[0]) + " vs " + std::to_string(h[0]) + ")";
+  if (mode == MpiCompat::Major) return "";
+  int hm = h.size() > 1 ? h[1] : 0, im = i.size() > 1 ? i[1] : 0;
+  if (mode == MpiCompat::Strict && hm != im) return pair + "strict mode needs equal minor versions";
+  if (mode == MpiCompat::Full && hm < im) return pair + "full mode needs host minor >= image minor";
+  int hp = h.size() > 2 ? h[2] : 0, ip = i.size() > 2 ? i[2] : 0;
+  if (hm == im && hp < ip) warnings.push_back(pair + "the image's patch level is newer than the host's");
+  return "";
+}
+
+LibraryReplacement pair_library(const FoundLibrary& host, const std::vector<FoundLibrary>& image_libs, MpiCompat mode) {
+  LibraryReplacement r{host, std::nullopt, {}};
+  const FoundLibrary* best = nullptr;
+  for (const auto& l : image_libs) {
+    if (l.linker_name != host.linker_name) continue;
+    // Prefer the image's library of the host's major, then the longest version.
+    auto rank = [&](const FoundLibrary& x) {
+      bool same_major = !x.version.empty() && !host.version.empty() && x.version[0] == host.version[0];
+      return std::make_pair(same_major, x.version.size());
+    };
+    if (!best || rank(l) > rank(*best)) best = &l;
+  }
+  if (!best) return r;
+  std::string why = version_incompatibility(host, *best, mode, r.warnings);
+  if (!why.empty()) throw Error("can't replace the image's MPI library with the host's: " + why);
+  r.image = *best;
+  return r;
+}
+
+}  // namespace hpai

@@ -1,0 +1,179 @@
+// hpai-profile: parse the command line, then let the library check, show and list
+// site profiles and describe the host's NVIDIA driver.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+#include "hpai/nvidia.hpp"
+#include "hpai/profile.hpp"
+#include "hpai/version.hpp"
+
+namespace {
+
+using namespace hpai;
+using nlohmann::json;
+
+constexpr const char* kFooter = R"(
+Profiles are JSON files (docs/site-profiles.md). A NAME is looked up as NAME.json in
+$HPAI_PROFILE_PATH (':'-separated), then in the system profile directory; the site
+default is default.json there, applied by hpai-run when no --profile is given.
+
+EXIT STATUS
+  0 every profile checked is valid (warnings allowed), 1 one has errors, 64 bad usage.
+
+EXAMPLES
+  hpai-profile check /etc/hpai/profiles/lrz.json
+  hpai-profile check --schema-only recipes/*.json      # on a machine that isn't the site
+  hpai-profile show lrz --json
+  hpai-profile nvidia)";
+
+json diagnostics_json(const Diagnostics& diags) {
+  json a = json::array();
+  for (const auto& d : diags)
+    a.push_back({{"severity", d.severity == ProfileDiagnostic::Severity::Error ? "error" : "warning"},
+                 {"file", d.where.file},
+                 {"line", d.where.line},
+                 {"column", d.where.column},
+                 {"message", d.message}});
+  return a;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"hpai-profile - check, show and list hpai site profiles", "hpai-profile"};
+  app.footer(kFooter);
+  app.set_version_flag("-V,--version", std::string("hpai-profile ") + kVersion);
+  app.require_subcommand(1);
+  int verbose = 0, quiet = 0;
+  app.add_flag("-v,--verbose", verbose, "more messages (repeat for more)");
+  app.add_flag("-q,--quiet", quiet, "fewer messages");
+
+  std::vector<std::string> names;
+  bool schema_only = false, as_json = false;
+  auto* check_cmd = app.add_subcommand("check", "validate profiles: schema, then this host's paths, libraries and driver");
+  check_cmd->add_option("PROFILE", names, "profile names or files")->required();
+  check_cmd->add_flag("--schema-only", schema_only, "check the file only, not this host (for recipes of other sites)");
+  check_cmd->add_flag("--json", as_json, "print diagnostics as JSON");
+
+  std::string name;
+  auto* show_cmd = app.add_subcommand("show", "print a profile merged with those it extends (default: the site default)");
+  show_cmd->add_option("PROFILE", name, "profile name or file");
+
+  auto* list_cmd = app.add_subcommand("list", "list the profiles on the search path");
+
+  std::string ld_cache = "/etc/ld.so.cache";
+  std::vector<std::string> caps = kNvidiaCapabilities;
+  auto* nvidia_cmd = app.add_subcommand("nvidia", "show the NVIDIA driver hpai would inject on this host");
+  nvidia_cmd->add_option("--ld-cache", ld_cache, "linker cache to read")->capture_default_str();
+  nvidia_cmd->add_flag("--json", as_json, "as JSON");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  init_logging("hpai-profile", verbose - quiet);
+
+  return report_errors([&]() -> int {
+    const Environment env = Environment::from_process();
+    const std::vector<std::string> search = profile_search_path(env);
+
+    if (*check_cmd) {
+      bool failed = false;
+      json all = json::array();
+      for (const auto& n : names) {
+        Diagnostics diags;
+        std::string path;
+        try {
+          path = find_profile(n, search);
+          Profile p = read_profile(path, search, diags);
+          if (!schema_only && !has_errors(diags)) check_profile_host(p, diags);
+        } catch (const Error& e) {  // unreadable, or not JSON at all
+          diags.push_back({ProfileDiagnostic::Severity::Error, SourcePos{path.empty() ? n : path}, e.what()});
+        }
+        failed = failed || has_errors(diags);
+        if (as_json) {
+          all.push_back({{"profile", path.empty() ? n : path}, {"valid", !has_errors(diags)}, {"diagnostics", diagnostics_json(diags)}});
+          continue;
+        }
+        for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.str().c_str());
+        std::printf("%s: %s\n", (path.empty() ? n : path).c_str(),
+                    has_errors(diags) ? "INVALID" : diags.empty() ? "ok" : "ok (with warnings)");
+      }
+      if (as_json) std::puts(all.dump(2).c_str());
+      return failed ? 1 : 0;
+    }
+    if (*show_cmd) {
+      std::optional<std::string> path = name.empty() ? find_default_profile(search) : find_profile(name, search);
+      if (!path) throw Error("no site default profile (default.json) on the search path; name one");
+      Profile p = load_profile(*path, search);
+      json j = profile_to_json(p);
+      j["files"] = p.files;
+      std::puts(j.dump(2).c_str());
+      return 0;
+    }
+    if (*list_cmd) {
+      for (const auto& dir : search) {
+        std::error_code ec;
+        if (!std::filesystem::is_directory(dir, ec)) {
+          std::printf("%s: (none)\n", dir.c_str());
+          continue;
+        }
+        std::printf("%s:\n", dir.c_str());
+        std::vector<std::string> files;
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+          if (e.path().extension() == ".json") files.push_back(e.path().string());
+        std::sort(files.begin(), files.end());
+        for (const auto& f : files) {
+          Diagnostics diags;
+          std::string desc;
+          try {
+            desc = read_profile(f, search, diags).description;
+          } catch (const Error& e) {
+            desc = "(unreadable)";
+          }
+          std::printf("  %-20s %s%s\n", std::filesystem::path(f).stem().c_str(), has_errors(diags) ? "(INVALID) " : "", desc.c_str());
+        }
+      }
+      return 0;
+    }
+    // nvidia
+    NvidiaSearch s;
+    s.ld_cache = ld_cache;
+    s.capabilities = caps;
+    s.host_env = &env;
+    auto d = discover_nvidia_driver(s);
+    if (!d) {
+      std::printf("no NVIDIA driver: no libcuda.so.<version> or libnvidia-ml.so.<version> in %s\n", ld_cache.c_str());
+      return 1;
+    }
+    NvmlInfo nvml = d->nvml.empty() ? NvmlInfo{false, "", 0, 0, "no libnvidia-ml"} : query_nvml(d->nvml);
+    json j = {{"version", d->version}, {"binaries", d->binaries}, {"devices", d->devices}, {"ipc", d->ipc}};
+    j["nvml"] = nvml.ok ? json{{"driver_version", nvml.driver_version}, {"cuda_version", nvml.cuda_version},
+                               {"devices", nvml.device_count}}
+                        : json{{"error", nvml.error}};
+    for (const auto& l : d->libraries)
+      j["libraries"].push_back({{"path", l.path}, {"names", l.names}, {"capability", l.capability.empty() ? "unlisted" : l.capability}});
+    if (as_json) {
+      std::puts(j.dump(2).c_str());
+      return 0;
+    }
+    std::printf("driver:    %s (from %s)\nNVML:      %s\n", d->version.c_str(), ld_cache.c_str(),
+                nvml.ok ? (nvml.driver_version + ", CUDA " + std::to_string(nvml.cuda_version) + ", " +
+                           std::to_string(nvml.device_count) + " device(s)").c_str()
+                        : nvml.error.c_str());
+    for (const auto& l : d->libraries)
+      std::printf("  %-9s %s\n", l.capability.empty() ? "unlisted" : l.capability.c_str(), l.path.c_str());
+    for (const auto& b : d->binaries) std::printf("  binary    %s\n", b.c_str());
+    for (const auto& v : d->devices) std::printf("  device    %s\n", v.c_str());
+    for (const auto& i : d->ipc) std::printf("  ipc       %s\n", i.c_str());
+    return 0;
+  });
+}
