@@ -71,15 +71,17 @@ std::vector<FoundLibrary> image_libraries(const ImageFs& image) {
   return out;
 }
 
-std::optional<MpiFamily> image_mpi_family(const std::vector<FoundLibrary>& libs) {
+std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs) {
+  std::vector<MpiFamily> out;
+  auto add = [&](MpiFamily f) {
+    if (std::find(out.begin(), out.end(), f) == out.end()) out.push_back(f);
+  };
   for (const auto& l : libs) {
-    if (l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte" ||
-        (l.linker_name == "libmpi" && !l.version.empty() && l.version[0] != 12))
-      return MpiFamily::OpenMpi;
-    if (l.linker_name == "libmpich" || (l.linker_name == "libmpi" && !l.version.empty() && l.version[0] == 12))
-      return MpiFamily::Mpich;
+    bool mpi = l.linker_name == "libmpi" && !l.version.empty();
+    if (l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte" || (mpi && l.version[0] != 12)) add(MpiFamily::OpenMpi);
+    if (l.linker_name == "libmpich" || (mpi && l.version[0] == 12)) add(MpiFamily::Mpich);
   }
-  return std::nullopt;
+  return out;
 }
 
 std::string version_incompatibility(const FoundLibrary& host, const FoundLibrary& image, MpiCompat mode,

@@ -156,10 +156,12 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
   for (const auto& hp : libs)
     if (auto l = find_library(*host_fs, hp.path)) host_libs.push_back(*l);
   std::vector<FoundLibrary> image_libs = image_libraries(image);
-  auto host_family = m.family ? m.family : image_mpi_family(host_libs);
-  auto image_family = image_mpi_family(image_libs);
-  if (host_family && image_family && *host_family != *image_family)
-    throw Error(std::string("can't swap MPI: the image's MPI is ") + to_string(*image_family) + " and the host's (from " +
+  std::optional<MpiFamily> host_family = m.family;
+  if (auto found = mpi_families(host_libs); !host_family && found.size() == 1) host_family = found.front();
+  auto image_families = mpi_families(image_libs);
+  if (host_family && !image_families.empty() &&
+      std::find(image_families.begin(), image_families.end(), *host_family) == image_families.end())
+    throw Error(std::string("can't swap MPI: the image's MPI is ") + to_string(image_families.front()) + " and the host's (from " +
                 from(m.origin) + ") is " + to_string(*host_family) + "; their ABIs differ (run without the profile's MPI: --no-mpi)");
   // MPICH-ABI libraries promise compatibility within a major; Open MPI's only within a minor.
   MpiCompat mode = m.compat.value_or(host_family == MpiFamily::OpenMpi ? MpiCompat::Strict : MpiCompat::Major);

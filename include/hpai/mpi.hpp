@@ -33,8 +33,8 @@ std::optional<FoundLibrary> find_library(const ImageFs& fs, const std::string& p
 // still exists). Empty when the image has no cache.
 std::vector<FoundLibrary> image_libraries(const ImageFs& image);
 
-// Which MPI the image carries, from its libraries; nullopt when none.
-std::optional<MpiFamily> image_mpi_family(const std::vector<FoundLibrary>& libs);
+// Which MPI families the libraries belong to (an image may carry both); empty when none.
+std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs);
 
 // "" when HOST may stand in for IMAGE under MODE; else why not. Warnings (a newer
 // image patch level, ...) go to WARNINGS.
