@@ -65,14 +65,8 @@ bool executable_file(const std::string& p) {
 }
 
 std::string find_in_path(const std::string& name, const std::string& path_var) {
-  std::size_t start = 0;
-  while (start <= path_var.size()) {
-    std::size_t end = path_var.find(':', start);
-    if (end == std::string::npos) end = path_var.size();
-    std::string dir = path_var.substr(start, end - start);
-    if (!dir.empty() && dir.front() == '/' && executable_file(dir + "/" + name)) return real_path(dir + "/" + name);
-    start = end + 1;
-  }
+  for (const auto& dir : split_list(path_var, ':'))
+    if (dir.front() == '/' && executable_file(dir + "/" + name)) return real_path(dir + "/" + name);
   return "";
 }
 

@@ -447,15 +447,7 @@ Profile read_chain(const std::string& path, const std::vector<std::string>& sear
 std::string system_profile_dir() { return HPAI_SYSTEM_PROFILE_DIR; }
 
 std::vector<std::string> profile_search_path(const Environment& env) {
-  std::vector<std::string> dirs;
-  std::string list = env.get("HPAI_PROFILE_PATH").value_or("");
-  std::size_t start = 0;
-  while (start <= list.size()) {
-    std::size_t end = list.find(':', start);
-    if (end == std::string::npos) end = list.size();
-    if (end > start) dirs.push_back(list.substr(start, end - start));
-    start = end + 1;
-  }
+  std::vector<std::string> dirs = split_list(env.get("HPAI_PROFILE_PATH").value_or(""), ':');
   dirs.push_back(HPAI_SYSTEM_PROFILE_DIR);
   return dirs;
 }

@@ -175,18 +175,6 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
 
 // ---- NVIDIA ----
 
-std::vector<std::string> split_commas(const std::string& s) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  while (start <= s.size()) {
-    std::size_t end = s.find(',', start);
-    if (end == std::string::npos) end = s.size();
-    if (end > start) out.push_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 std::optional<std::string> image_env(const ImageConfig& config, const std::string& name) {
   for (const auto& e : config.env)
     if (e.starts_with(name + "=")) return e.substr(name.size() + 1);
@@ -207,7 +195,7 @@ void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMod
   // The image (or the job) may ask for capabilities, as with NVIDIA's container toolkit.
   auto asked = host_env.get("NVIDIA_DRIVER_CAPABILITIES");
   if (!asked) asked = image_env(config, "NVIDIA_DRIVER_CAPABILITIES");
-  if (asked && !asked->empty()) search.capabilities = *asked == "all" ? kNvidiaCapabilities : split_commas(*asked);
+  if (asked && !asked->empty()) search.capabilities = *asked == "all" ? kNvidiaCapabilities : split_list(*asked, ',');
 
   std::optional<NvidiaDriver> driver = discover_nvidia_driver(search);
   if (!driver) {

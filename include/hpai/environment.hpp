@@ -63,6 +63,10 @@ struct EnvChange {
 void apply_env_change(Environment& env, const EnvChange& change, const Environment& expand_from);
 std::string expand_variables(std::string_view text, const Environment& env);
 
+// The non-empty items of a SEP-separated list ("a::b" with ':' -> {"a", "b"}), as in
+// PATH, $HPAI_PROFILE_PATH or NVIDIA_DRIVER_CAPABILITIES.
+std::vector<std::string> split_list(std::string_view text, char sep);
+
 // Appends "/bin" to a PATH-style value that lacks it (images without a merged /usr).
 std::string path_with_bin(std::string_view path);
 
