@@ -84,6 +84,15 @@ std::string driver_version(const std::vector<LdCacheEntry>& cache) {
   return "";
 }
 
+// A cheap first test for a cache entry (a host cache lists hundreds): the path or the
+// link it is ends in the version. Driver sonames link straight to the versioned file.
+bool may_be_versioned(const std::string& path, const std::string& suffix) {
+  if (path.ends_with(suffix)) return true;
+  char buf[PATH_MAX];
+  ssize_t n = readlink(path.c_str(), buf, sizeof buf);
+  return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).ends_with(suffix);
+}
+
 void list_devices(const std::string& dev, std::vector<std::string>& out) {
   DIR* d = opendir(dev.c_str());
   if (!d) return;
@@ -118,7 +127,7 @@ std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
 
   std::map<std::string, std::size_t> by_path;  // resolved file -> index in d.libraries
   for (const auto& e : cache) {
-    if (!is_native_abi(e.flags)) continue;
+    if (!is_native_abi(e.flags) || !may_be_versioned(e.path, suffix)) continue;
     std::string file = real_path(e.path);
     if (file.empty() || !file.ends_with(suffix)) continue;
     auto name = parse_library_name(base_name(file));
