@@ -1,6 +1,7 @@
 #include "hpai/container.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -105,7 +106,7 @@ void make_mount(const Plan& p, const Mount& m, int index) {
 
 }  // namespace
 
-void run_container(const Plan& p) {
+void run_container(const Plan& p, JoinLeader* leader, const std::string& facts) {
   // 1. User and mount namespaces; nothing we mount from here on is seen by the host.
   enter_user_namespace(p.ids);
   make_mounts_private();
@@ -134,7 +135,21 @@ void run_container(const Plan& p) {
   pivot_root_detach_old(kNewRoot);
   if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
 
+  // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
+  if (leader) leader->serve(facts);
   spdlog::info("executing: {}", p.argv.front());
+  exec_payload(p.argv, p.env);
+}
+
+void enter_container(const JoinTicket& t, const Plan& p) {
+  // User namespace first: it gives the capabilities the mount namespace and chroot need.
+  if (setns(t.userns.get(), CLONE_NEWUSER) != 0)
+    throw_errno("join: can't enter the user namespace of the node's container (process " + std::to_string(t.keeper) + ")");
+  if (setns(t.mntns.get(), CLONE_NEWNS) != 0)
+    throw_errno("join: can't enter the mount namespace of the node's container (process " + std::to_string(t.keeper) + ")");
+  if (fchdir(t.root.get()) != 0 || chroot(".") != 0) throw_errno("join: can't change root to the node's container");
+  if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
+  spdlog::info("executing in the node's container: {}", p.argv.front());
   exec_payload(p.argv, p.env);
 }
 

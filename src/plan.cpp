@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "hpai/error.hpp"
+#include "hpai/launcher_env.hpp"
 #include "hpai/log.hpp"
 #include "hpai/passwd.hpp"
 #include "hpai/path_in_root.hpp"
@@ -76,6 +77,7 @@ HostContext HostContext::current() {
   h.uid = getuid();
   h.gid = getgid();
   h.env = Environment::from_process();
+  h.rank = detect_ranks(h.env);
   return h;
 }
 
@@ -127,21 +129,25 @@ void apply_assignments(Environment& env, const std::vector<Assignment>& assignme
   for (const auto& a : assignments) env.set(a.name, expand ? expand_value(a.value, env) : a.value);
 }
 
-Environment make_environment(const RunOptions& o, const HostContext& host, const ImageConfig& config,
-                             const std::vector<EnvChange>& profile_env, bool has_root_home, const std::string& user) {
+Environment make_environment(const RunOptions& o, const HostContext& host, const Plan& p) {
+  const ImageConfig& config = p.config;
   Environment env = host.env;
   if (!o.no_image_env) apply_image_env(env, config, host.env, true);
   // The site profile's changes: after the image (the site knows this machine), before
   // the user's own --set-env. Each profile's values expand against what came before it.
   const Environment before_profile = env;
-  for (const auto& c : profile_env) apply_env_change(env, c, before_profile);
+  for (const auto& c : p.profile_env) apply_env_change(env, c, before_profile);
+  // This rank's launcher variables, before --set-env so the user still has the last word.
+  map_pmix_names(env);
+  if (o.torch_env.value_or(p.launcher.torch_env.value_or(false))) set_torch_env(env, host.rank, host.env);
+  if (o.gpu_per_rank.value_or(p.launcher.gpu_per_rank.value_or(false))) set_gpu_per_rank(env, host.rank, host.dev_dir);
   // TMPDIR names a host path; the host's TMPDIR is what /tmp is in the container.
   env.unset("TMPDIR");
   if (o.home)
-    env.set("HOME", "/home/" + user);
+    env.set("HOME", "/home/" + p.user);
   else if (o.no_image_env || !std::any_of(config.env.begin(), config.env.end(),
                                           [](const std::string& e) { return e.starts_with("HOME="); }))
-    env.set("HOME", has_root_home ? "/root" : "/");
+    env.set("HOME", p.has_root_home ? "/root" : "/");
   env.set("PATH", path_with_bin(env.get("PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin")));
   for (const auto& op : o.env_ops) {
     switch (op.kind) {
@@ -233,7 +239,6 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;
   const bool writable = p.root_mode != RootMode::ReadOnly;
   p.ids = {o.uid.value_or(host.uid), host.uid, o.gid.value_or(host.gid), host.gid};
-  p.host_env = host.env;
 
   Identity who = host_identity(host.uid, host.gid, host.env.get("USER").value_or(""));
   who.uid = p.ids.inside_uid;
@@ -282,19 +287,31 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (auto profile = choose_profile(o, host)) {
     effect = apply_profile(*profile, *image, p.config, host.env, {o.gpu, !o.no_mpi});
     p.profile_files = profile->files;
+    p.launcher = profile->launcher;
   } else if (o.gpu.value_or(false)) {
     effect = apply_profile(Profile{}, *image, p.config, host.env, {o.gpu, !o.no_mpi});  // --gpu with no profile
   }
   p.mounts.insert(p.mounts.end(), effect.mounts.begin(), effect.mounts.end());
   p.notes = effect.notes;
   p.nvml = effect.nvml;
+  p.profile_env = effect.env;
+  // The launcher's PMIx rendezvous directories, before the user's binds.
+  for (auto& m : launcher_mounts(host.env, p.notes)) p.mounts.push_back(std::move(m));
   // The user's binds last: on the command line, the user has the final word.
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
   place_mounts(p, *image, writable);
 
   const auto root_home = image->lstat("root");
-  const bool has_root_home = root_home && root_home->type == ImageStat::Type::Dir;
-  p.env = make_environment(o, host, p.config, effect.env, has_root_home, who.user);
+  p.has_root_home = root_home && root_home->type == ImageStat::Type::Dir;
+  p.user = who.user;
+  finish_plan(p, o, host);
+  return p;
+}
+
+void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
+  p.rank = host.rank;
+  p.host_env = host.env;
+  p.env = make_environment(o, host, p);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
   if (!o.command.empty()) {
     p.argv = o.command;
@@ -305,7 +322,6 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
       throw Error("no command given, and image " + p.image + " has no Entrypoint or Cmd; usage: hpai-run IMAGE -- CMD [ARG...]",
                   kExitUsage);
   }
-  return p;
 }
 
 }  // namespace hpai

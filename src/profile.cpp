@@ -297,6 +297,18 @@ class Reader {
     return n;
   }
 
+  // "launcher": {"torch_env": true, "gpu_per_rank": false}
+  ProfileLauncher launcher(const std::string& ptr, const json& j) {
+    ProfileLauncher l;
+    if (!object(ptr, j, "launcher", {"torch_env", "gpu_per_rank"})) return l;
+    auto flag = [&](const char* key, std::optional<bool>& to) {
+      if (j.contains(key)) to = boolean(json_pointer_child(ptr, key), j[key], key);
+    };
+    flag("torch_env", l.torch_env);
+    flag("gpu_per_rank", l.gpu_per_rank);
+    return l;
+  }
+
  private:
   const JsonSource& src_;
   Diagnostics& diags_;
@@ -314,7 +326,7 @@ ProfileFile parse_profile_file(const JsonSource& src, Diagnostics& diags) {
   f.own.files = {src.file()};
   f.own.name = std::filesystem::path(src.file()).stem().string();
   if (!r.object("", root, "a profile",
-                {"hpai_profile", "name", "description", "extends", "binds", "devices", "env", "mpi", "nvidia"}))
+                {"hpai_profile", "name", "description", "extends", "binds", "devices", "env", "mpi", "nvidia", "launcher"}))
     return f;
   if (!root.contains("hpai_profile")) {
     r.error("", "not an hpai site profile: \"hpai_profile\": " + std::to_string(kProfileSchemaVersion) +
@@ -340,6 +352,7 @@ ProfileFile parse_profile_file(const JsonSource& src, Diagnostics& diags) {
   if (root.contains("env")) f.own.env = r.env("/env", root["env"]);
   if (root.contains("mpi")) f.own.mpi = r.mpi("/mpi", root["mpi"]);
   if (root.contains("nvidia")) f.own.nvidia = r.nvidia("/nvidia", root["nvidia"]);
+  if (root.contains("launcher")) f.own.launcher = r.launcher("/launcher", root["launcher"]);
   return f;
 }
 
@@ -377,6 +390,8 @@ void merge_into(Profile& base, const Profile& child) {
       m.origin = c.origin;
     }
   }
+  override_with(base.launcher.torch_env, child.launcher.torch_env);
+  override_with(base.launcher.gpu_per_rank, child.launcher.gpu_per_rank);
   if (child.nvidia) {
     if (!base.nvidia) {
       base.nvidia = child.nvidia;

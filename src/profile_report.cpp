@@ -146,6 +146,10 @@ json profile_to_json(const Profile& p) {
     if (!n.devices.empty()) nj["devices"] = devices_json(n.devices);
     j["nvidia"] = nj;
   }
+  json lj = json::object();
+  if (p.launcher.torch_env) lj["torch_env"] = *p.launcher.torch_env;
+  if (p.launcher.gpu_per_rank) lj["gpu_per_rank"] = *p.launcher.gpu_per_rank;
+  if (!lj.empty()) j["launcher"] = lj;
   return j;
 }
 

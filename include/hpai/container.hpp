@@ -2,11 +2,18 @@
 // One flat, checked sequence (read it top to bottom in container.cpp).
 #pragma once
 
+#include <string>
+
+#include "hpai/join.hpp"
 #include "hpai/plan.hpp"
 
 namespace hpai {
 
-// Never returns: it execs the payload, or throws Error.
-[[noreturn]] void run_container(const Plan& plan);
+// Never returns: it execs the payload, or throws Error. With LEADER, the finished
+// container is offered to the node's other ranks (FACTS: node_facts_to_json) first.
+[[noreturn]] void run_container(const Plan& plan, JoinLeader* leader = nullptr, const std::string& facts = "");
+
+// A joining rank: enters the namespaces and root of TICKET, then execs PLAN's payload.
+[[noreturn]] void enter_container(const JoinTicket& ticket, const Plan& plan);
 
 }  // namespace hpai

@@ -12,6 +12,8 @@
 
 #include "hpai/environment.hpp"
 #include "hpai/image_config.hpp"
+#include "hpai/profile.hpp"
+#include "hpai/ranks.hpp"
 #include "hpai/userns.hpp"
 
 namespace hpai {
@@ -53,6 +55,8 @@ struct RunOptions {
   bool no_profile = false;
   std::optional<bool> gpu;  // --gpu / --no-gpu
   bool no_mpi = false;
+  std::optional<bool> torch_env;     // --torch-env / --no-torch-env (else the profile's switch)
+  std::optional<bool> gpu_per_rank;  // --gpu-per-rank
 };
 
 // The host facts a plan depends on; tests make their own.
@@ -60,6 +64,8 @@ struct HostContext {
   uid_t uid = 0;
   gid_t gid = 0;
   Environment env;
+  RankInfo rank;               // from the launcher's variables in env
+  std::string dev_dir = "/dev";  // where /dev/nvidiaN are counted (tests use a fake one)
   static HostContext current();
 };
 
@@ -106,9 +112,30 @@ struct Plan {
   std::vector<std::string> profile_files;  // the site profile applied and those it extends
   std::vector<std::string> notes;          // what the profile decided (driver, MPI pairing, skipped binds)
   std::string nvml;                        // host libnvidia-ml when a driver is injected (--dry-run asks it)
+
+  // The node's facts each rank finishes its own plan from (env, cwd, argv); ranks that
+  // join a node's container get them from the first rank instead of reading the image
+  // and the profile themselves.
+  std::vector<EnvChange> profile_env;
+  bool has_root_home = false;
+  std::string user;           // the user's name in the generated /etc/passwd
+  ProfileLauncher launcher;   // the profile's torch_env/gpu_per_rank switches
+  RankInfo rank;
 };
 
 Plan make_plan(const RunOptions& options, const HostContext& host);
+
+// The rank part of a plan: environment, working directory and command, from the node
+// part above and this rank's own options and host environment.
+void finish_plan(Plan& plan, const RunOptions& options, const HostContext& host);
+
+// The node facts as JSON, and a plan for a joining rank made from them (no image or
+// profile read). NODE_KEY identifies the options that shape the container itself, so a
+// rank never joins a container built for another image or other binds.
+std::string node_facts_to_json(const Plan& plan, const std::string& node_key);
+Plan plan_from_node_facts(const std::string& json, const std::string& node_key, const RunOptions& options,
+                          const HostContext& host);
+std::string node_key(const RunOptions& options);
 
 std::string plan_to_text(const Plan& plan);
 std::string plan_to_json(const Plan& plan);

@@ -61,6 +61,12 @@ struct ProfileNvidia {
   SourcePos origin;
 };
 
+// How ranks started by a batch launcher are set up (command-line flags override).
+struct ProfileLauncher {
+  std::optional<bool> torch_env;     // MASTER_ADDR/MASTER_PORT/WORLD_SIZE/RANK/LOCAL_RANK
+  std::optional<bool> gpu_per_rank;  // CUDA_VISIBLE_DEVICES per local rank
+};
+
 struct Profile {
   std::string name;
   std::vector<std::string> files;  // the profile and those it extends, base first
@@ -70,6 +76,7 @@ struct Profile {
   std::vector<EnvChange> env;
   std::optional<ProfileMpi> mpi;
   std::optional<ProfileNvidia> nvidia;
+  ProfileLauncher launcher;
 };
 
 struct ProfileDiagnostic {

@@ -7,6 +7,7 @@
 
 #include "hpai/container.hpp"
 #include "hpai/error.hpp"
+#include "hpai/launch.hpp"
 #include "hpai/log.hpp"
 #include "hpai/nvidia.hpp"
 #include "hpai/plan.hpp"
@@ -68,6 +69,12 @@ std::string describe_nvml(const hpai::NvmlInfo& i) {
   if (!i.ok) return "GPU: NVML: " + i.error;
   return "GPU: NVML: driver " + i.driver_version + ", CUDA " + std::to_string(i.cuda_version / 1000) + "." +
          std::to_string(i.cuda_version % 1000 / 10) + ", " + std::to_string(i.device_count) + " device(s)";
+}
+
+std::string describe_rank(const hpai::RankInfo& r) {
+  auto num = [](const std::optional<int>& v) { return v ? std::to_string(*v) : std::string("?"); };
+  return ": rank " + num(r.rank) + " of " + num(r.size) + ", local rank " + num(r.local_rank) + " of " + num(r.local_size) +
+         (r.node ? ", node " + std::to_string(*r.node) : "") + (r.job.empty() ? "" : ", job " + r.job);
 }
 
 }  // namespace
@@ -133,6 +140,23 @@ int main(int argc, char** argv) {
   app.add_flag("--gpu,--nv", gpu, "inject the host's NVIDIA driver (error if none is found)");
   app.add_flag("--no-gpu", no_gpu, "don't inject the NVIDIA driver, whatever the profile says");
   app.add_flag("--no-mpi", o.no_mpi, "don't replace the image's MPI with the profile's host MPI");
+  JoinRequest jr;
+  bool join = false, no_join = false;
+  int join_ct = 0;
+  std::string join_tag;
+  pid_t join_pid = 0;
+  app.add_flag("-j,--join", join, "share one container among this node's ranks (default: when a launcher says so)");
+  auto* join_ct_opt = app.add_option("--join-ct", join_ct, "number of ranks on this node sharing the container (implies -j)")
+      ->type_name("N");
+  auto* join_tag_opt = app.add_option("--join-tag", join_tag, "ranks with the same TAG share (default: the job step's id; implies -j)")
+      ->type_name("TAG");
+  auto* join_pid_opt = app.add_option("--join-pid", join_pid, "enter the container of process PID instead of building one")
+      ->type_name("PID");
+  app.add_flag("--no-join", no_join, "never share: this rank builds its own container");
+  bool torch_env = false, no_torch_env = false, gpu_per_rank = false;
+  app.add_flag("--torch-env", torch_env, "set MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK from the launcher");
+  app.add_flag("--no-torch-env", no_torch_env, "don't, even if the site profile does");
+  app.add_flag("--gpu-per-rank", gpu_per_rank, "give each rank on a node its share of the host's GPUs (CUDA_VISIBLE_DEVICES)");
   app.add_flag("--dry-run", dry_run, "print the plan (namespaces, mounts, environment) and exit");
   app.add_flag("--json", json, "with --dry-run, print the plan as JSON");
   app.add_flag("-v,--verbose", verbose, "more messages (repeat for more)");
@@ -156,6 +180,15 @@ int main(int argc, char** argv) {
     if (*wf_opt) o.write_fake = write_fake;
     if (*uid_opt) o.uid = uid;
     if (*gid_opt) o.gid = gid;
+    if (join && no_join) throw Error("--join and --no-join can't be combined", kExitUsage);
+    if (join) jr.join = true;
+    if (no_join) jr.join = false;
+    if (*join_ct_opt) jr.count = join_ct;
+    if (*join_tag_opt) jr.tag = join_tag;
+    if (*join_pid_opt) jr.pid = join_pid;
+    if (torch_env && no_torch_env) throw Error("--torch-env and --no-torch-env can't be combined", kExitUsage);
+    if (torch_env || no_torch_env) o.torch_env = torch_env;
+    if (gpu_per_rank) o.gpu_per_rank = true;
     // Rebuild the interleaved order of --set-env/--unset-env/--env-no-expand.
     std::size_t si = 0, ui = 0;
     bool expand = true;
@@ -172,13 +205,20 @@ int main(int argc, char** argv) {
       }
     }
 
-    Plan plan = make_plan(o, HostContext::current());
+    const HostContext host = HostContext::current();
     if (dry_run) {
+      Plan plan = make_plan(o, host);
+      if (plan.rank.launcher != Launcher::None)
+        plan.notes.push_back("launcher: " + std::string(launcher_name(plan.rank.launcher)) + describe_rank(plan.rank));
+      if (jr.pid)
+        plan.notes.push_back("join: entering the container of process " + std::to_string(*jr.pid));
+      else
+        plan.notes.push_back(describe_join(join_settings(jr, host)));
       // Only a dry run asks NVML (in a child process): a launch needs just the file names.
       if (!plan.nvml.empty()) plan.notes.push_back(describe_nvml(query_nvml(plan.nvml)));
       std::fputs((json ? plan_to_json(plan) : plan_to_text(plan)).c_str(), stdout);
       return 0;
     }
-    run_container(plan);
+    launch(o, jr, host);
   });
 }

@@ -1,0 +1,304 @@
+#include "hpai/join.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <thread>
+#include <vector>
+
+#include "hpai/digest.hpp"
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+
+namespace hpai {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr char kFacts = 'F';  // facts, with the user namespace, mount namespace and root fds
+constexpr char kRefused = 'E';  // an error message for the joining rank
+constexpr std::size_t kMaxMessage = 4 << 20;
+
+struct Address {
+  sockaddr_un addr{};
+  socklen_t len = 0;
+};
+
+Address abstract_address(const std::string& name) {
+  Address a;
+  a.addr.sun_family = AF_UNIX;
+  if (name.size() + 1 > sizeof(a.addr.sun_path)) throw Error("internal error: join socket name too long: " + name);
+  a.addr.sun_path[0] = '\0';  // abstract: no file anywhere
+  std::memcpy(a.addr.sun_path + 1, name.data(), name.size());
+  a.len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  return a;
+}
+
+UniqueFd new_socket() {
+  UniqueFd fd(socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0));
+  if (!fd) throw_errno("join: can't create a Unix socket");
+  return fd;
+}
+
+ucred peer_of(int fd) {
+  ucred c{};
+  socklen_t len = sizeof c;
+  check(getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c, &len), "join: can't read the peer's credentials");
+  return c;
+}
+
+void set_receive_timeout(int fd, std::chrono::milliseconds ms) {
+  if (ms.count() < 1) ms = std::chrono::milliseconds(1);
+  timeval tv{static_cast<time_t>(ms.count() / 1000), static_cast<suseconds_t>(ms.count() % 1000 * 1000)};
+  check(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), "join: setsockopt SO_RCVTIMEO");
+}
+
+// One message: a kind byte, text, and optionally file descriptors.
+bool send_message(int fd, char kind, const std::string& text, const std::vector<int>& fds = {}) {
+  std::string body = kind + text;
+  iovec iov{body.data(), body.size()};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
+  if (!fds.empty()) {
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    cmsghdr* c = CMSG_FIRSTHDR(&msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
+    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
+  }
+  ssize_t n;
+  do n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == static_cast<ssize_t>(body.size());
+}
+
+struct Message {
+  char kind = 0;
+  std::string text;
+  std::vector<UniqueFd> fds;
+};
+
+enum class Received { Message, Closed, TimedOut };
+
+Received receive_message(int fd, Message& m) {
+  std::vector<char> buf(kMaxMessage);
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Received::TimedOut;
+  if (n < 0 && errno == ECONNRESET) return Received::Closed;
+  if (n < 0) throw_errno("join: can't receive from the node's first rank");
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+      for (std::size_t i = 0; i < count; ++i) {
+        int f;
+        std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
+        m.fds.emplace_back(f);
+      }
+    }
+  if (n == 0) return Received::Closed;
+  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) throw Error("join: message from the node's first rank was truncated");
+  m.kind = buf[0];
+  m.text.assign(buf.data() + 1, static_cast<std::size_t>(n) - 1);
+  return Received::Message;
+}
+
+std::string seconds(std::chrono::milliseconds ms) {
+  return std::to_string(ms.count() / 1000) + (ms.count() % 1000 ? "." + std::to_string(ms.count() % 1000 / 100) : "") + " s";
+}
+
+// The keeper: holds the namespaces and hands them out, then goes. It never execs and
+// keeps no descriptor of the launcher's but stderr, so srun and mpiexec see the rank's
+// output end when the rank's does.
+[[noreturn]] void keep(int listener, int userns, int mntns, int root, int winner, const JoinSettings& s,
+                       const std::string& facts) {
+  int joined = 1;  // the first rank
+  bool winner_gone = false;
+  const auto deadline = Clock::now() + s.timeout;
+  const uid_t uid = geteuid();
+  for (;;) {
+    if (joined >= s.peers && winner_gone) _exit(0);
+    int timeout = -1;
+    if (joined < s.peers) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      if (left <= 0) {
+        std::fprintf(stderr,
+                     "hpai-run: warning: join: only %d of %d ranks expected on this node (from %s) joined within %s; "
+                     "the count is wrong or a rank failed before joining. Late ranks will build their own container.\n",
+                     joined, s.peers, s.peers_from.c_str(), seconds(s.timeout).c_str());
+        _exit(1);
+      }
+      timeout = static_cast<int>(left);
+    }
+    pollfd fds[2] = {{listener, POLLIN, 0}, {winner, POLLIN, 0}};
+    int n = poll(fds, winner_gone ? 1 : 2, timeout);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) _exit(2);
+    if (!winner_gone && (fds[1].revents & (POLLIN | POLLHUP))) winner_gone = true;
+    if (!(fds[0].revents & POLLIN)) continue;
+    UniqueFd conn(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
+    if (!conn) continue;
+    ucred who = peer_of(conn.get());
+    if (who.uid != uid) {  // abstract sockets have no permissions: check who asks
+      send_message(conn.get(), kRefused, "the join socket belongs to another user");
+      continue;
+    }
+    if (joined >= s.peers) {
+      send_message(conn.get(), kRefused,
+                   "this node's container already has all " + std::to_string(s.peers) + " ranks expected (from " +
+                       s.peers_from + "); this rank is one too many. Is the count wrong? Give --join-ct, or a --join-tag per job step");
+      continue;
+    }
+    if (send_message(conn.get(), kFacts, facts, {userns, mntns, root})) ++joined;
+  }
+}
+
+void ignore_job_control_signals() {
+  for (int sig : {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT}) signal(sig, SIG_IGN);
+}
+
+}  // namespace
+
+std::string join_socket_name(uid_t uid, const std::string& tag) {
+  // Long tags are hashed: an abstract name has at most 107 bytes.
+  const std::string t = tag.size() <= 64 ? tag : sha256_of(tag).substr(0, 32);
+  return "hpai-join/" + std::to_string(uid) + "/" + t;
+}
+
+void JoinLeader::serve(const std::string& facts) {
+  UniqueFd userns(open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC));
+  if (!userns) throw_errno("join: can't open /proc/self/ns/user");
+  UniqueFd mntns(open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
+  if (!mntns) throw_errno("join: can't open /proc/self/ns/mnt");
+  UniqueFd root(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root) throw_errno("join: can't open the container's /");
+  UniqueFd winner(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
+  if (!winner) throw_errno("join: pidfd_open");
+  UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!devnull) throw_errno("join: can't open /dev/null");
+  std::fflush(nullptr);
+
+  pid_t child = fork();
+  if (child < 0) throw_errno("join: can't fork the namespace keeper");
+  if (child == 0) {
+    // Fork again so that the keeper is no child of the payload (a payload calling
+    // wait() must not reap it) and is reparented to the launcher's reaper.
+    pid_t keeper = fork();
+    if (keeper != 0) _exit(keeper < 0 ? 1 : 0);
+    prctl(PR_SET_NAME, "hpai-keeper");
+    ignore_job_control_signals();
+    // Fixed descriptors 3-7 and nothing else open: no PMI socket or launcher pipe is
+    // held past the payload's life. Park ours above 1000, clear 3-999, bring them down.
+    const int want[] = {listener_.get(), userns.get(), mntns.get(), root.get(), winner.get()};
+    int parked[5];
+    for (int i = 0; i < 5; ++i)
+      if ((parked[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 1000)) < 0) _exit(3);
+    if (dup2(devnull.get(), 0) < 0 || dup2(devnull.get(), 1) < 0) _exit(3);
+    if (syscall(SYS_close_range, 3, 999, 0) != 0) _exit(3);
+    for (int i = 0; i < 5; ++i)
+      if (dup2(parked[i], 3 + i) < 0) _exit(3);
+    if (syscall(SYS_close_range, 8, ~0U, 0) != 0) _exit(3);
+    keep(3, 4, 5, 6, 7, settings_, facts);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("join: can't start the namespace keeper");
+  listener_.reset();  // the keeper has it; the payload must not
+}
+
+std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
+  const std::string name = join_socket_name(getuid(), s.tag);
+  const Address a = abstract_address(name);
+  const auto start = Clock::now();
+  const auto deadline = start + s.timeout;
+  int elections = 0;
+  for (;;) {
+    UniqueFd sock = new_socket();
+    if (bind(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) {
+      check(listen(sock.get(), SOMAXCONN), "join: listen");
+      spdlog::debug("join: first rank on this node for tag {} ({} ranks expected, from {})", s.tag, s.peers, s.peers_from);
+      return JoinLeader(std::move(sock), s);
+    }
+    if (errno != EADDRINUSE) throw_errno("join: can't bind the node's join socket @" + name);
+    sock = new_socket();
+    if (connect(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0) {
+      // The name's holder is between bind and listen, or just went away: try again.
+      if (errno != ECONNREFUSED && errno != ENOENT && errno != EAGAIN) throw_errno("join: can't connect to @" + name);
+    } else {
+      const ucred keeper = peer_of(sock.get());
+      if (keeper.uid != getuid())
+        throw Error("join: socket @" + name + " is held by uid " + std::to_string(keeper.uid) + " (pid " +
+                    std::to_string(keeper.pid) + "), not by you; give a --join-tag of your own");
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      set_receive_timeout(sock.get(), left);
+      Message m;
+      switch (receive_message(sock.get(), m)) {
+        case Received::Message:
+          if (m.kind == kRefused) throw Error("join: " + m.text);
+          if (m.kind != kFacts || m.fds.size() != 3) throw Error("join: unexpected message from the node's first rank");
+          ticket.userns = std::move(m.fds[0]);
+          ticket.mntns = std::move(m.fds[1]);
+          ticket.root = std::move(m.fds[2]);
+          ticket.facts = std::move(m.text);
+          ticket.keeper = keeper.pid;
+          spdlog::debug("join: joining the container of tag {} from keeper pid {}", s.tag, keeper.pid);
+          return std::nullopt;
+        case Received::TimedOut:
+          throw Error("join: waited " + seconds(s.timeout) + " for the first rank on this node (pid " + std::to_string(keeper.pid) +
+                      ") to build the container for tag " + s.tag + "; it is stuck or slow (raise HPAI_JOIN_TIMEOUT)");
+        case Received::Closed:
+          // The first rank died before serving: elect again.
+          spdlog::info("join: the first rank on this node (pid {}) failed before sharing its container; electing again",
+                       keeper.pid);
+          ++elections;
+          break;
+      }
+    }
+    if (Clock::now() >= deadline)
+      throw Error("join: no container for tag " + s.tag + " after " + seconds(s.timeout) + " (" + std::to_string(elections) +
+                  " first rank(s) failed)");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+JoinTicket ticket_from_pid(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  struct stat st {};
+  if (stat(proc.c_str(), &st) != 0) throw_errno("--join-pid " + std::to_string(pid) + ": no such process");
+  if (st.st_uid != getuid())
+    throw Error("--join-pid " + std::to_string(pid) + ": the process belongs to uid " + std::to_string(st.st_uid) + ", not you");
+  JoinTicket t;
+  t.userns.reset(open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+  t.mntns.reset(open((proc + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
+  t.root.reset(open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!t.userns || !t.mntns || !t.root) throw_errno("--join-pid " + std::to_string(pid) + ": can't open its namespaces");
+  t.keeper = pid;
+  return t;
+}
+
+}  // namespace hpai

@@ -1,0 +1,81 @@
+#include "hpai/launch.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+
+#include "hpai/container.hpp"
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+
+namespace hpai {
+
+namespace {
+
+std::chrono::milliseconds join_timeout(const JoinRequest& r, const Environment& env) {
+  if (r.timeout) return *r.timeout;
+  if (auto v = env.get("HPAI_JOIN_TIMEOUT")) {
+    double s = 0;
+    auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), s);
+    if (ec != std::errc() || end != v->data() + v->size() || s <= 0)
+      throw Error("HPAI_JOIN_TIMEOUT=" + *v + " is not a positive number of seconds", kExitUsage);
+    return std::chrono::milliseconds(static_cast<long long>(s * 1000));
+  }
+  return std::chrono::milliseconds(60'000);
+}
+
+}  // namespace
+
+std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContext& host) {
+  if (r.pid && (r.join.value_or(false) || r.count || r.tag))
+    throw Error("--join-pid can't be combined with --join, --join-ct or --join-tag", kExitUsage);
+  if (r.join == false && (r.count || r.tag)) throw Error("--no-join can't be combined with --join-ct or --join-tag", kExitUsage);
+  if (r.pid || r.join == false) return std::nullopt;
+  const bool asked = r.join.value_or(false) || r.count || r.tag;
+  const RankInfo& rank = host.rank;
+  JoinSettings s;
+  if (r.count) {
+    if (*r.count < 1) throw Error("--join-ct must be at least 1", kExitUsage);
+    s.peers = *r.count;
+    s.peers_from = "--join-ct=" + std::to_string(*r.count);
+  } else if (rank.local_size) {
+    s.peers = *rank.local_size;
+    s.peers_from = rank.local_size_from + (rank.local_size_from.find('=') == std::string::npos
+                                               ? "=" + std::to_string(*rank.local_size) : "");
+  } else if (asked) {
+    throw Error("--join: can't tell how many ranks share this node: no launcher variable gives it "
+                "(OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE, JSM_NAMESPACE_LOCAL_SIZE); "
+                "give --join-ct=N", kExitUsage);
+  } else {
+    return std::nullopt;  // automatic, and nothing says there are peers
+  }
+  if (s.peers < 2 && !asked) return std::nullopt;  // alone on the node: nothing to share
+  s.tag = r.tag ? *r.tag : !rank.job.empty() ? rank.job : "ppid-" + std::to_string(getppid());
+  s.timeout = join_timeout(r, host.env);
+  return s;
+}
+
+std::string describe_join(const std::optional<JoinSettings>& s) {
+  if (!s) return "join: no (this rank builds its own container)";
+  return "join: " + std::to_string(s->peers) + " rank(s) on this node share one container (count from " + s->peers_from +
+         ", tag " + s->tag + ", socket @" + join_socket_name(getuid(), s->tag) + ")";
+}
+
+void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) {
+  if (r.pid) {
+    JoinTicket ticket = ticket_from_pid(*r.pid);
+    enter_container(ticket, make_plan(o, host));
+  }
+  auto settings = join_settings(r, host);
+  if (!settings || settings->peers < 2) run_container(make_plan(o, host));
+  const std::string key = node_key(o);
+  JoinTicket ticket;
+  if (auto leader = join_node(*settings, ticket)) {
+    // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
+    Plan p = make_plan(o, host);
+    run_container(p, &*leader, node_facts_to_json(p, key));
+  }
+  enter_container(ticket, plan_from_node_facts(ticket.facts, key, o, host));
+}
+
+}  // namespace hpai
