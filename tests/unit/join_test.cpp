@@ -1,0 +1,203 @@
+#include "hpai/join.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "hpai/error.hpp"
+#include "hpai/launch.hpp"
+#include "hpai/plan.hpp"
+
+namespace hpai {
+namespace {
+
+using namespace std::chrono_literals;
+
+HostContext host_with(std::initializer_list<std::string> entries) {
+  HostContext h;
+  h.uid = getuid();
+  h.gid = getgid();
+  h.env = Environment::from_entries(entries);
+  h.rank = detect_ranks(h.env);
+  return h;
+}
+
+const std::initializer_list<std::string> kOmpi4 = {"OMPI_COMM_WORLD_RANK=1", "OMPI_COMM_WORLD_SIZE=4",
+                                                   "OMPI_COMM_WORLD_LOCAL_RANK=1", "OMPI_COMM_WORLD_LOCAL_SIZE=4",
+                                                   "PMIX_NAMESPACE=777"};
+
+JoinRequest req(std::optional<bool> join, std::optional<int> count = {}, std::optional<std::string> tag = {},
+                std::optional<pid_t> pid = {}) {
+  JoinRequest r;
+  r.join = join;
+  r.count = count;
+  r.tag = tag;
+  r.pid = pid;
+  return r;
+}
+
+TEST(JoinSettings, AutomaticUnderALauncher) {
+  auto s = join_settings({}, host_with(kOmpi4));
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->peers, 4);
+  EXPECT_EQ(s->peers_from, "OMPI_COMM_WORLD_LOCAL_SIZE=4");
+  EXPECT_EQ(s->tag, "ompi-777");
+  EXPECT_EQ(s->timeout, 60s);
+  EXPECT_FALSE(join_settings(req(false), host_with(kOmpi4)));  // --no-join
+  EXPECT_FALSE(join_settings({}, host_with({"PATH=/bin"})));        // no launcher
+  // Alone on its node: nothing to share.
+  EXPECT_FALSE(join_settings({}, host_with({"SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_PROCID=0",
+                                            "SLURM_STEP_TASKS_PER_NODE=1(x4)", "SLURM_NODEID=2"})));
+}
+
+TEST(JoinSettings, ExplicitRequests) {
+  auto ct = join_settings(req({}, 3), host_with({"HPAI_JOIN_TIMEOUT=2.5"}));
+  ASSERT_TRUE(ct);
+  EXPECT_EQ(ct->peers, 3);
+  EXPECT_EQ(ct->peers_from, "--join-ct=3");
+  EXPECT_EQ(ct->tag, "ppid-" + std::to_string(getppid()));
+  EXPECT_EQ(ct->timeout, 2500ms);
+  auto tagged = join_settings(req({}, {}, "mine"), host_with(kOmpi4));  // --join-tag implies -j
+  ASSERT_TRUE(tagged);
+  EXPECT_EQ(tagged->tag, "mine");
+  EXPECT_EQ(tagged->peers, 4);
+
+  auto usage = [](const JoinRequest& r, const HostContext& h, const std::string& text) {
+    try {
+      join_settings(r, h);
+      ADD_FAILURE() << text;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
+    }
+  };
+  usage(req(true), host_with({"PATH=/bin"}), "give --join-ct=N");
+  usage(req({}, 0), host_with({}), "at least 1");
+  usage(req(true, {}, {}, 1), host_with({}), "--join-pid can't be combined");
+  usage(req(false, 2), host_with({}), "--no-join can't be combined");
+  usage(req({}, 2), host_with({"HPAI_JOIN_TIMEOUT=soon"}), "HPAI_JOIN_TIMEOUT=soon");
+}
+
+TEST(JoinSocket, NameIsPerUserAndBounded) {
+  EXPECT_EQ(join_socket_name(1000, "slurm-12.0"), "hpai-join/1000/slurm-12.0");
+  EXPECT_NE(join_socket_name(1000, "t"), join_socket_name(1001, "t"));
+  EXPECT_LE(join_socket_name(4294967294u, std::string(500, 'x')).size(), 107u);
+}
+
+std::string unique_tag(const char* what) { return std::string("unit-") + what + "-" + std::to_string(getpid()); }
+
+// A forked rank that joins; exit status: 0 = got the facts and three namespace fds,
+// 2 = refused with MESSAGE, 3 = other error, 4 = became the leader itself.
+pid_t joining_rank(const JoinSettings& s, const std::string& want_facts, const std::string& refusal = "") {
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  try {
+    JoinTicket t;
+    if (join_node(s, t)) _exit(4);
+    _exit(t.facts == want_facts && t.userns && t.mntns && t.root ? 0 : 3);
+  } catch (const Error& e) {
+    _exit(!refusal.empty() && std::string(e.what()).find(refusal) != std::string::npos ? 2 : 3);
+  }
+}
+
+int exit_status(pid_t pid) {
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 100 + WTERMSIG(status);
+}
+
+TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
+  JoinSettings s{.peers = 3, .peers_from = "--join-ct=3", .tag = unique_tag("serve"), .timeout = 10s};
+  JoinTicket unused;
+  auto leader = join_node(s, unused);
+  ASSERT_TRUE(leader);
+  // Peers that arrive while the leader is still building wait for it.
+  pid_t a = joining_rank(s, "{\"facts\":1}"), b = joining_rank(s, "{\"facts\":1}");
+  usleep(100'000);
+  leader->serve("{\"facts\":1}");
+  EXPECT_EQ(exit_status(a), 0);
+  EXPECT_EQ(exit_status(b), 0);
+  // The keeper lives on while this (the first) rank does, and refuses a fourth.
+  EXPECT_EQ(exit_status(joining_rank(s, "", "one too many")), 2);
+}
+
+TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
+  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("crash"), .timeout = 10s};
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  pid_t first = fork();
+  if (first == 0) {
+    JoinTicket t;
+    auto leader = join_node(s, t);
+    char c = leader ? 'L' : 'J';
+    if (write(ready[1], &c, 1) != 1) _exit(3);
+    usleep(200'000);
+    _exit(9);  // crashes while "building"
+  }
+  char c = 0;
+  ASSERT_EQ(read(ready[0], &c, 1), 1);
+  ASSERT_EQ(c, 'L');
+  JoinTicket t;
+  auto start = std::chrono::steady_clock::now();
+  auto leader = join_node(s, t);  // waits on the dead leader, then is elected
+  EXPECT_TRUE(leader);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
+  EXPECT_EQ(exit_status(first), 9);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST(JoinNode, StuckLeaderTimesOutWithAMessage) {
+  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("stuck"), .timeout = 300ms};
+  JoinTicket unused;
+  auto leader = join_node(s, unused);
+  ASSERT_TRUE(leader);
+  pid_t late = fork();
+  if (late == 0) {
+    JoinTicket t;
+    try {
+      join_node(s, t);
+      _exit(3);
+    } catch (const Error& e) {
+      _exit(std::string(e.what()).find("waited 0.3 s for the first rank on this node") != std::string::npos ? 0 : 4);
+    }
+  }
+  EXPECT_EQ(exit_status(late), 0);
+}
+
+TEST(NodeFacts, RoundTripAndKeyMismatch) {
+  RunOptions o;
+  o.image = "/some/image";
+  o.command = {"true"};
+  Plan p;
+  p.image = "/some/image";
+  p.config.env = {"IMAGE_VAR=1", "PATH=/opt/bin:/usr/bin"};
+  p.config.workdir = "/work";
+  p.profile_env = {{EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", "/.hpai/host/lib", "p.json:3:4"}};
+  p.user = "alice";
+  p.has_root_home = true;
+  p.launcher.torch_env = true;
+  const std::string key = node_key(o);
+  const std::string facts = node_facts_to_json(p, key);
+
+  HostContext h = host_with({"PATH=/bin", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_LOCAL_RANK=2",
+                             "OMPI_COMM_WORLD_LOCAL_SIZE=4", "LD_LIBRARY_PATH=/host"});
+  Plan joined = plan_from_node_facts(facts, key, o, h);
+  EXPECT_EQ(joined.env.get("IMAGE_VAR"), "1");
+  EXPECT_EQ(joined.env.get("LD_LIBRARY_PATH"), "/.hpai/host/lib:/host");
+  EXPECT_EQ(joined.env.get("RANK"), "2");  // the profile's torch_env, with this rank's own numbers
+  EXPECT_EQ(joined.env.get("HOME"), "/root");
+  EXPECT_EQ(joined.cwd, "/work");
+  EXPECT_EQ(joined.argv, std::vector<std::string>{"true"});
+
+  RunOptions other = o;
+  other.binds.push_back(parse_bind_spec("/data"));
+  try {
+    plan_from_node_facts(facts, node_key(other), other, h);
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("built with other options"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace hpai
