@@ -7,14 +7,15 @@ set -euo pipefail
 out=$1
 run=$2
 here=$(cd "$(dirname "$0")" && pwd)
-"$here/make-debian-image.sh" "$out" gcc libc6-dev libopenmpi-dev openmpi-bin mpich libmpich-dev
-src="$here/mpi/mpi_hello.c"
+# python3-minimal runs examples/pytorch/train.py (without torch it prints what it would do).
+"$here/make-debian-image.sh" "$out" gcc libc6-dev libopenmpi-dev openmpi-bin mpich libmpich-dev python3-minimal
+src="$here/../../examples/mpi/mpi_hello.c"
 stamp="$out/usr/local/bin/.mpi_hello.sha256"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$(sha256sum < "$src")" ]; then
   echo "make-mpi-image: programs up to date"
   exit 0
 fi
-"$run" -w -b "$here/mpi:/mnt" "$out" -- sh -c '
+"$run" -w -b "$(dirname "$src"):/mnt" "$out" -- sh -c '
   set -e
   mpicc.openmpi -O2 -o /usr/local/bin/mpi_hello_openmpi /mnt/mpi_hello.c
   mpicc.mpich -O2 -o /usr/local/bin/mpi_hello_mpich /mnt/mpi_hello.c'

@@ -2,6 +2,7 @@
 # A one-node Slurm cluster on localhost for the tests and for developers:
 #   tests/slurm/slurm-cluster.sh start DIR   # munged, slurmctld, slurmd; config in DIR
 #   tests/slurm/slurm-cluster.sh stop DIR
+# With --optional after DIR, a machine without root or Slurm gets no cluster and no error.
 # Clients then need SLURM_CONF=DIR/slurm.conf. Needs root and the Debian packages
 # slurmctld slurmd slurm-client munge. Everything but munged's socket lives in DIR.
 set -euo pipefail
@@ -11,22 +12,33 @@ dir=$(realpath -m "${2:?usage: slurm-cluster.sh start|stop DIR}")
 stop() {
   for d in slurmd slurmctld; do
     if [ -f "$dir/$d.pid" ]; then
-      kill "$(cat "$dir/$d.pid")" 2>/dev/null || true
-      for _ in $(seq 50); do kill -0 "$(cat "$dir/$d.pid")" 2>/dev/null || break; sleep 0.1; done
+      pid=$(cat "$dir/$d.pid")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
       rm -f "$dir/$d.pid"
     fi
   done
+  rm -f "$dir/slurm.conf"  # the tests' sign that a cluster runs
+}
+
+optional=${3:-}
+# --optional: without root or the packages, say why and leave no cluster (tests skip).
+unavailable() {
+  if [ "$optional" = --optional ]; then echo "slurm-cluster.sh: no cluster: $*"; rm -f "$dir/slurm.conf"; exit 0; fi
+  echo "slurm-cluster.sh: $*" >&2
+  exit 1
 }
 
 if [ "$cmd" = stop ]; then stop; exit 0; fi
 [ "$cmd" = start ] || { echo "usage: slurm-cluster.sh start|stop DIR" >&2; exit 64; }
-[ "$(id -u)" = 0 ] || { echo "slurm-cluster.sh: needs root (slurmd runs jobs as their users)" >&2; exit 1; }
+[ "$(id -u)" = 0 ] || unavailable "needs root (slurmd runs jobs as their users)"
 for p in munged slurmctld slurmd srun; do
-  command -v $p >/dev/null || { echo "slurm-cluster.sh: $p missing (apt-get install slurmctld slurmd slurm-client munge)" >&2; exit 1; }
+  command -v $p >/dev/null || unavailable "$p missing (apt-get install slurmctld slurmd slurm-client munge)"
 done
 
 stop
 mkdir -p "$dir/state" "$dir/spool"
+rm -f "$dir/slurm.conf"
 chmod 755 "$dir" "$dir/spool"
 
 # munge: one daemon per machine; start it unless one answers already.
@@ -79,6 +91,7 @@ for _ in $(seq 100); do
   case "$state" in idle*|mixed*|allocated*) echo "slurm up: SLURM_CONF=$SLURM_CONF"; exit 0 ;; esac
   sleep 0.2
 done
+rm -f "$SLURM_CONF"
 echo "slurm-cluster.sh: the node did not come up (state: ${state:-none}); logs in $dir" >&2
 tail -5 "$dir/slurmctld.log" "$dir/slurmd.log" >&2 || true
 exit 1
