@@ -74,7 +74,7 @@ if [ -x "$mpi_image/usr/local/bin/mpi_hello_openmpi" ]; then
       if [ $where = host ]; then
         line=$(run_as mpiexec "${extra[@]}" -n 2 "$host_bin" bw | grep pingpong)
       else
-        line=$(run_as mpiexec "${extra[@]}" -n 2 "$build/bin/hpai-run" "$mpi_image" -- mpi_hello_openmpi bw | grep pingpong)
+        line=$(run_as mpiexec "${extra[@]}" -n 2 "$build/bin/hpai-run" "$mpi_image" -- /usr/local/bin/mpi_hello_openmpi bw | grep pingpong)
       fi
       l+=("$(echo "$line" | sed 's/.*latency \([0-9.]*\) us.*/\1/')")
       b+=("$(echo "$line" | sed 's/.*bandwidth \([0-9.]*\) MB.*/\1/')")
