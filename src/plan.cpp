@@ -249,9 +249,17 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   // Kernel file systems: required, the payload can't do without them.
   for (const char* dir : {"/dev", "/proc", "/sys"}) p.mounts.push_back(bind_of(dir, dir, false, writable, "default"));
   // Host name resolution and identity: optional, skipped when either side lacks them.
+  // Host name resolution must match the host's (MPI and NCCL look up peers and
+  // "localhost"): an image without /etc/hosts or /etc/resolv.conf gets a mount point
+  // from the skeleton layer or the overlay, but -w never writes one into the image.
   for (const char* file : {"/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"}) {
     auto src = real_path(file);
-    if (src && image_has(*image, file)) p.mounts.push_back(bind_of(*src, file, true, false, "default"));
+    if (!src) continue;
+    const bool name_service = std::strcmp(file, "/etc/machine-id") != 0;
+    if (image_has(*image, file))
+      p.mounts.push_back(bind_of(*src, file, true, false, "default"));
+    else if (name_service && p.root_mode != RootMode::Writable)
+      p.mounts.push_back(bind_of(*src, file, true, true, "default"));
   }
   if (!o.no_passwd) {
     for (const char* file : {"/etc/passwd", "/etc/group"}) {

@@ -85,12 +85,21 @@ TEST_F(PlanTest, DefaultMountsInOrder) {
   Plan p = make_plan(opts_, host_);
   EXPECT_EQ(p.image, fs::canonical(image_).string());
   EXPECT_EQ(p.root_mode, RootMode::ReadOnly);
-  // /etc/resolv.conf and /etc/machine-id are absent from the image: skipped, not errors.
-  EXPECT_EQ(targets(p), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/passwd", "/etc/group", "/tmp"}));
+  // The image lacks /etc/resolv.conf: the host's is bound on a mount point from the
+  // skeleton layer (name resolution must work). /etc/machine-id is skipped, not an error.
+  EXPECT_EQ(targets(p), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd",
+                                                  "/etc/group", "/tmp"}));
   EXPECT_EQ(p.mounts.back().source, dir_ + "/hosttmp");  // $TMPDIR is the container's /tmp
   EXPECT_TRUE(p.mounts[3].read_only);
-  EXPECT_NE(p.mounts[4].content.find(":x:4000001:4000002:"), std::string::npos);
-  for (const auto& m : p.mounts) EXPECT_FALSE(m.create) << m.target;
+  EXPECT_NE(p.mounts[5].content.find(":x:4000001:4000002:"), std::string::npos);
+  for (const auto& m : p.mounts) EXPECT_EQ(m.create, m.target == "/etc/resolv.conf") << m.target;
+  ASSERT_EQ(p.skeleton.size(), 1u);
+  EXPECT_EQ(p.skeleton[0].path, "/etc/resolv.conf");
+  EXPECT_TRUE(p.skeleton[0].file);
+  // -w never writes a mount point into the image for it.
+  opts_.write = true;
+  EXPECT_EQ(targets(make_plan(opts_, host_)),
+            (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/passwd", "/etc/group", "/tmp"}));
 }
 
 TEST_F(PlanTest, IdsGoThroughTheMap) {
