@@ -162,6 +162,33 @@ TEST_P(Launchers, FirstRankKilledWhileBuildingIsReplaced) {
   EXPECT_TRUE(contains(r.out, "only 2 of 3 ranks expected on this node (from --join-ct=3)")) << r;
 }
 
+TEST_P(Launchers, SquashfsIsMountedOncePerNode) {
+  const std::string sqfs = scratch().path() + "/bb.sqfs";
+  Result mk = run({"mksquashfs", test_image("busybox"), sqfs, "-quiet", "-no-progress", "-no-xattrs"});
+  ASSERT_EQ(mk.exit_code, 0) << mk;
+  // While the four ranks run, count the squashfuse processes serving them.
+  std::string counted;
+  Result r = run_as(who(),
+                    cat(mpiexec(4), {hpai_run(), sqfs, "--", "sh", "-c", std::string(kPrintNs) + "; sleep 2"}), {},
+                    scratch().path(), [&](pid_t) {
+                      std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+                      counted = run_as(root_user(), {"pgrep", "-c", "-u", std::to_string(who().uid), "squashfuse"}).out;
+                    });
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
+  EXPECT_EQ(counted, "1\n") << r;
+}
+
+TEST_P(Launchers, JoinPidEntersARunningContainer) {
+  const std::string d = scratch().path();
+  Result r = run({"sh", "-c",
+                  hpai_run() + " " + test_image("busybox") + " -- sh -c '" + kPrintNs + "; sleep 3' & p=$!; sleep 1; " +
+                      hpai_run() + " --join-pid=$p " + test_image("busybox") + " -- sh -c '" + kPrintNs + "'; wait $p"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(count(r.out, "ns user:"), 2) << r;
+  EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
+}
+
 TEST_P(Launchers, SignalsFromTheLauncherReachThePayload) {
   const std::string ready = scratch().path() + "/ready";
   Result r = run_as(who(),
