@@ -13,12 +13,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <thread>
 #include <vector>
 
-#include "hpai/digest.hpp"
 #include "hpai/error.hpp"
 #include "hpai/log.hpp"
 
@@ -186,9 +186,14 @@ void ignore_job_control_signals() {
 }  // namespace
 
 std::string join_socket_name(uid_t uid, const std::string& tag) {
-  // Long tags are hashed: an abstract name has at most 107 bytes.
-  const std::string t = tag.size() <= 64 ? tag : sha256_of(tag).substr(0, 32);
-  return "hpai-join/" + std::to_string(uid) + "/" + t;
+  // Long tags are hashed (an abstract name has at most 107 bytes) with FNV-1a, not
+  // sha256: libcrypto would cost every launch ~2 M instructions of relocations.
+  if (tag.size() <= 64) return "hpai-join/" + std::to_string(uid) + "/" + tag;
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : tag) h = (h ^ c) * 1099511628211ull;
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return "hpai-join/" + std::to_string(uid) + "/" + tag.substr(0, 40) + "#" + hex;
 }
 
 void JoinLeader::serve(const std::string& facts) {
