@@ -1,10 +1,12 @@
 #include "hpai/image_fs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
@@ -55,6 +57,38 @@ class DirectoryImage : public ImageFs {
     if (ss.str().size() > max) throw Error(path + " is too large");
     return ss.str();
   }
+  std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset, std::size_t size) const override {
+    std::string path = root_ + "/" + rel;
+    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    if (!fd) {
+      if (errno == ENOENT) return std::nullopt;
+      throw_errno("can't read " + path);
+    }
+    std::string buf(size, '\0');
+    std::size_t done = 0;
+    while (done < size) {
+      ssize_t n = pread(fd.get(), buf.data() + done, size - done, static_cast<off_t>(offset + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("can't read " + path);
+      if (n == 0) break;
+      done += static_cast<std::size_t>(n);
+    }
+    buf.resize(done);
+    return buf;
+  }
+  std::vector<std::string> list(const std::string& rel) const override {
+    std::string path = rel.empty() ? root_ : root_ + "/" + rel;
+    std::vector<std::string> names;
+    DIR* d = opendir(path.c_str());
+    if (!d) {
+      if (errno == ENOENT || errno == ENOTDIR) return names;
+      throw_errno("can't list " + path);
+    }
+    while (dirent* e = readdir(d))
+      if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
+    closedir(d);
+    return names;
+  }
   std::string describe() const override { return root_; }
 
  private:
@@ -102,6 +136,32 @@ class SquashfsImage : public ImageFs {
       throw Error("can't read " + rel + " in " + file_);
     out.resize(static_cast<std::size_t>(size));
     return out;
+  }
+  std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset, std::size_t size) const override {
+    sqfs_inode inode;
+    if (!lookup(rel, inode)) return std::nullopt;
+    if (!S_ISREG(inode.base.mode)) throw Error(rel + " in " + file_ + " is not a file");
+    if (offset >= inode.xtra.reg.file_size) return std::string();
+    std::string out(std::min<std::uint64_t>(size, inode.xtra.reg.file_size - offset), '\0');
+    sqfs_off_t n = static_cast<sqfs_off_t>(out.size());
+    if (n > 0 && sqfs_read_range(&fs_, &inode, static_cast<sqfs_off_t>(offset), &n, out.data()) != SQFS_OK)
+      throw Error("can't read " + rel + " in " + file_);
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+  }
+  std::vector<std::string> list(const std::string& rel) const override {
+    std::vector<std::string> names;
+    sqfs_inode inode;
+    if (!lookup(rel, inode) || !S_ISDIR(inode.base.mode)) return names;
+    sqfs_dir dir;
+    if (sqfs_dir_open(&fs_, &inode, &dir, 0) != SQFS_OK) throw Error("can't list " + rel + " in " + file_);
+    sqfs_name name;
+    sqfs_dir_entry entry;
+    sqfs_dentry_init(&entry, name);
+    sqfs_err err = SQFS_OK;
+    while (sqfs_dir_next(&fs_, &dir, &entry, &err)) names.emplace_back(sqfs_dentry_name(&entry));
+    if (err != SQFS_OK) throw Error("can't list " + rel + " in " + file_);
+    return names;
   }
   std::string describe() const override { return file_; }
 

@@ -16,6 +16,7 @@
 #include "hpai/blob_source.hpp"
 #include "hpai/digest.hpp"
 #include "hpai/fd.hpp"
+#include "hpai/elf.hpp"
 #include "hpai/error.hpp"
 #include "hpai/image_formats.hpp"
 #include "hpai/layer_stream.hpp"
@@ -106,24 +107,14 @@ class Progress {
 
 // The OCI name of the CPU an image's /bin/sh is built for ("" when unknown): flat tars
 // and directories carry no config saying it.
-std::string elf_architecture(const std::string& root) {
+std::string sh_architecture(const std::string& root) {
   RootPath sh = resolve_in_root(root, "/bin/sh");
   if (!sh.exists || sh.is_dir) return "";
-  UniqueFd fd(open(sh.under(root).c_str(), O_RDONLY | O_CLOEXEC));
-  unsigned char h[20] = {};
-  if (!fd || read(fd.get(), h, sizeof h) != static_cast<ssize_t>(sizeof h) || h[0] != 0x7f || h[1] != 'E' || h[2] != 'L' || h[3] != 'F')
-    return "";
-  const bool little = h[5] == 1;
-  const unsigned machine = little ? h[18] | (h[19] << 8) : (h[18] << 8) | h[19];
-  switch (machine) {
-    case 62: return "amd64";
-    case 183: return "arm64";
-    case 21: return little ? "ppc64le" : "ppc64";
-    case 22: return "s390x";
-    case 40: return "arm";
-    case 3: return "386";
-    case 243: return "riscv64";
-    default: return "";
+  try {
+    auto elf = read_elf(sh.under(root));
+    return elf ? elf_architecture(*elf) : "";
+  } catch (const Error&) {
+    return "";  // a broken /bin/sh says nothing about the architecture
   }
 }
 
@@ -283,7 +274,7 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
                                                : image_config_from_oci(img.config_json, "image config");
   std::string created = config.import.created;
   if (config.architecture.empty()) {
-    config.architecture = elf_architecture(staging.path());
+    config.architecture = sh_architecture(staging.path());
     if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
   }
   config.import = ImportInfo{format, path, digest, created, now_utc(), layers, stats.bytes,

@@ -143,12 +143,7 @@ void replace_libraries(ProfileEffect& e, HostDir& dir, const ImageFs& host_fs, c
 }
 
 void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageFs& image) {
-  std::vector<HostPath> libs;
-  if (m.libraries) libs = *m.libraries;
-  if (m.prefix) {
-    auto more = libraries_in_prefix(*m.prefix);
-    libs.insert(libs.end(), more.begin(), more.end());
-  }
+  std::vector<HostPath> libs = profile_mpi_libraries(m);
   if (libs.empty()) throw Error("profile's mpi section names no host libraries (\"libraries\" or \"prefix\") (from " + from(m.origin) + ")");
 
   auto host_fs = open_directory_image("/");
@@ -232,6 +227,16 @@ void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMod
 }
 
 }  // namespace
+
+std::vector<HostPath> profile_mpi_libraries(const ProfileMpi& m) {
+  std::vector<HostPath> libs;
+  if (m.libraries) libs = *m.libraries;
+  if (m.prefix) {
+    auto more = libraries_in_prefix(*m.prefix);
+    libs.insert(libs.end(), more.begin(), more.end());
+  }
+  return libs;
+}
 
 ProfileEffect apply_profile(const Profile& profile, const ImageFs& image, const ImageConfig& config,
                             const Environment& host_env, const ProfileSwitches& sw) {

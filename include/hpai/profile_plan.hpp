@@ -33,6 +33,9 @@ struct ProfileEffect {
   std::string nvml;              // host libnvidia-ml, when a driver was injected
 };
 
+// The host MPI libraries a profile names: its "libraries", then those in its "prefix".
+std::vector<HostPath> profile_mpi_libraries(const ProfileMpi& mpi);
+
 ProfileEffect apply_profile(const Profile& profile, const ImageFs& image, const ImageConfig& config,
                             const Environment& host_env, const ProfileSwitches& switches);
 

@@ -31,6 +31,7 @@ std::string env_or(const char* name, const char* fallback) {
 std::string hpai_run() { return env_or("HPAI_RUN", HPAI_TEST_DEFAULT_RUN); }
 std::string hpai_image() { return fs_dirname(hpai_run()) + "/hpai-image"; }
 std::string hpai_profile() { return fs_dirname(hpai_run()) + "/hpai-profile"; }
+std::string hpai_check() { return fs_dirname(hpai_run()) + "/hpai-check"; }
 std::string test_image(const std::string& name) { return env_or("HPAI_TEST_IMAGES", HPAI_TEST_DEFAULT_IMAGES) + "/" + name; }
 bool running_as_root() { return geteuid() == 0; }
 

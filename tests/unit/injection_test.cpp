@@ -14,22 +14,14 @@
 #include "hpai/mpi.hpp"
 #include "hpai/nvidia.hpp"
 #include "hpai/profile_plan.hpp"
+#include "shell.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
 
-std::string run(const std::string& cmd) {
-  std::string out;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  while (std::size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  if (pclose(p) != 0) throw std::runtime_error("failed: " + cmd + "\n" + out);
-  return out;
-}
-
-void mkdirs(const std::string& p) { run("mkdir -p '" + p + "'"); }
+using test::mkdirs;
+using test::run;
 
 // A real shared library at DIR/NAME with SONAME, and optional symlinks to it.
 void make_lib(const std::string& dir, const std::string& name, const std::string& soname, std::vector<std::string> links = {}) {
