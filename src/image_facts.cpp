@@ -133,15 +133,19 @@ void find_cuda(const ImageFs& image, const ImageConfig& config, ImageFacts& f, c
           f.compat_drivers.push_back(lib->version_text);
       }
     }
+  std::string major_only;  // CUDA 13 ships libcudart.so.13 alone: the major is all its name says
   for (const auto& dir : dirs) {
     if (!f.cuda.empty()) break;
     for (const auto& name : image.list(dir)) {
       auto lib = parse_library_name(name);
-      if (lib && lib->linker_name == "libcudart" && lib->version.size() >= 2) {
-        f.cuda = major_minor(lib->version);
-        f.cuda_source = "/" + dir + "/" + name;
-        break;
+      if (!lib || lib->linker_name != "libcudart" || lib->version.empty()) continue;
+      if (lib->version.size() == 1) {
+        if (major_only.empty()) major_only = "/" + dir + "/" + name;
+        continue;
       }
+      f.cuda = major_minor(lib->version);
+      f.cuda_source = "/" + dir + "/" + name;
+      break;
     }
   }
   if (f.cuda.empty()) {
@@ -161,6 +165,11 @@ void find_cuda(const ImageFs& image, const ImageConfig& config, ImageFacts& f, c
       f.cuda = major_minor(*v);
       f.cuda_source = "ENV CUDA_VERSION=" + *v;
     }
+  if (f.cuda.empty() && !major_only.empty()) {
+    // The major's first release: the least any of its minors needs from a driver.
+    f.cuda = major_only.substr(major_only.rfind('.') + 1) + ".0";
+    f.cuda_source = major_only + " (minor unknown)";
+  }
   f.require_cuda = env.get("NVIDIA_REQUIRE_CUDA").value_or("");
 }
 

@@ -98,6 +98,47 @@ TEST_P(Check, SelectImagesForASite) {
   EXPECT_EQ(r.out, test_image("debian-mpi") + "\n") << r;
 }
 
+TEST_P(Check, ArchivesAndSquashfsImages) {
+  // A docker-save archive is imported into a temporary storage, checked, and removed.
+  Result docker = check({"image", test_image("debian-oci") + "/docker.tar", "--target", "name=x86,arch=amd64"});
+  EXPECT_EQ(docker.exit_code, 0) << docker;
+  EXPECT_TRUE(contains(docker.out, "arch amd64, glibc 2.36")) << docker;
+  Result leftovers = run_as(who(), {"sh", "-c", "find /tmp -maxdepth 1 -name 'hpai-check.*' -user " + std::to_string(who().uid) + " | wc -l"});
+  EXPECT_EQ(leftovers.out, "0\n") << "the temporary import was not removed";
+  const std::string sqfs = scratch().path() + "/bb.sqfs";
+  ASSERT_EQ(run_as(who(), {"mksquashfs", test_image("busybox"), sqfs, "-quiet", "-no-progress", "-no-xattrs"}).exit_code, 0);
+  Result sq = check({"image", sqfs, "--target", "name=summit,arch=ppc64le"});
+  EXPECT_EQ(sq.exit_code, 1) << sq;
+  EXPECT_TRUE(contains(sq.out, "the image is amd64 (image config), the target is ppc64le")) << sq;
+}
+
+TEST_P(Check, CudaImageAgainstAFakeDriverProfileAndTheMatrix) {
+  if (access("/usr/local/cuda/lib64/libcudart.so.13", R_OK) != 0) GTEST_SKIP() << "no CUDA 13 toolkit at /usr/local/cuda";
+  if (access(test_image("fake-driver/etc/ld.so.cache").c_str(), R_OK) != 0) GTEST_SKIP() << "no fake driver fixture";
+  // The toolkit's own libcudart in an image; a profile whose driver is the fake
+  // 580.95.05 tree made from the toolkit's stub libcuda.
+  const std::string img = scratch().path() + "/cuda13";
+  Result mk = run_as(who(), {"sh", "-c", "mkdir -p " + img + "/usr/local/cuda/lib64 " + img + "/bin && cp /usr/local/cuda/lib64/libcudart.so.13 " +
+                                             img + "/usr/local/cuda/lib64/ && cp " + test_image("busybox") + "/bin/busybox " + img + "/bin/sh"});
+  ASSERT_EQ(mk.exit_code, 0) << mk;
+  const std::string profile = scratch().path() + "/fake.json";
+  write_file(profile, R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + test_image("fake-driver") + R"(/etc/ld.so.cache"}})");
+  run_as(root_user(), {"chmod", "a+r", profile});
+  Result r = check({"image", img, "--profile", profile, "--matrix", recipe("driver-matrix.json"), "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j[0]["facts"]["cuda"], "13.0");
+  auto result = [&](const std::string& target) {
+    for (const auto& x : j[0]["results"])
+      if (x["target"] == target && x["check"] == "cuda") return x["verdict"].get<std::string>() + ": " + x["message"].get<std::string>();
+    return std::string("(none)");
+  };
+  EXPECT_TRUE(result("fake").starts_with("pass: CUDA 13.0 runtime")) << result("fake");
+  EXPECT_TRUE(contains(result("fake"), "driver 580.95.05 (CUDA 13.0)")) << result("fake");
+  EXPECT_TRUE(result("x86-535").starts_with("fail:")) << result("x86-535");
+  EXPECT_TRUE(result("x86-580").starts_with("pass:")) << result("x86-580");
+}
+
 TEST_P(Check, HostIsReady) {
   Result r = check({"host", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r;
