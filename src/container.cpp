@@ -106,7 +106,16 @@ void make_mount(const Plan& p, const Mount& m, int index) {
 
 }  // namespace
 
-void run_container(const Plan& p, JoinLeader* leader, const std::string& facts) {
+namespace {
+
+[[noreturn]] void start_payload(const Plan& p, const StatsSink* stats) {
+  if (stats) run_supervised(p.argv, p.env, *stats, p.rank);
+  exec_payload(p.argv, p.env);
+}
+
+}  // namespace
+
+void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, const StatsSink* stats) {
   // 1. User and mount namespaces; nothing we mount from here on is seen by the host.
   enter_user_namespace(p.ids);
   make_mounts_private();
@@ -138,10 +147,10 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts) 
   // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
   if (leader) leader->serve(facts);
   spdlog::info("executing: {}", p.argv.front());
-  exec_payload(p.argv, p.env);
+  start_payload(p, stats);
 }
 
-void enter_container(const JoinTicket& t, const Plan& p) {
+void enter_container(const JoinTicket& t, const Plan& p, const StatsSink* stats) {
   // User namespace first: it gives the capabilities the mount namespace and chroot need.
   if (setns(t.userns.get(), CLONE_NEWUSER) != 0)
     throw_errno("join: can't enter the user namespace of the node's container (process " + std::to_string(t.keeper) + ")");
@@ -150,7 +159,7 @@ void enter_container(const JoinTicket& t, const Plan& p) {
   if (fchdir(t.root.get()) != 0 || chroot(".") != 0) throw_errno("join: can't change root to the node's container");
   if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
   spdlog::info("executing in the node's container: {}", p.argv.front());
-  exec_payload(p.argv, p.env);
+  start_payload(p, stats);
 }
 
 }  // namespace hpai

@@ -62,20 +62,24 @@ std::string describe_join(const std::optional<JoinSettings>& s) {
 }
 
 void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) {
+  // Opened first, as the user on the host: FILE names a host path.
+  std::optional<StatsSink> sink;
+  if (o.stats) sink.emplace(*o.stats == "-" ? "" : *o.stats, host.rank);
+  const StatsSink* stats = sink ? &*sink : nullptr;
   if (r.pid) {
     JoinTicket ticket = ticket_from_pid(*r.pid);
-    enter_container(ticket, make_plan(o, host));
+    enter_container(ticket, make_plan(o, host), stats);
   }
   auto settings = join_settings(r, host);
-  if (!settings || settings->peers < 2) run_container(make_plan(o, host));
+  if (!settings || settings->peers < 2) run_container(make_plan(o, host), nullptr, "", stats);
   const std::string key = node_key(o);
   JoinTicket ticket;
   if (auto leader = join_node(*settings, ticket)) {
     // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
     Plan p = make_plan(o, host);
-    run_container(p, &*leader, node_facts_to_json(p, key));
+    run_container(p, &*leader, node_facts_to_json(p, key), stats);
   }
-  enter_container(ticket, plan_from_node_facts(ticket.facts, key, o, host));
+  enter_container(ticket, plan_from_node_facts(ticket.facts, key, o, host), stats);
 }
 
 }  // namespace hpai

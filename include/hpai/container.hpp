@@ -6,14 +6,17 @@
 
 #include "hpai/join.hpp"
 #include "hpai/plan.hpp"
+#include "hpai/stats.hpp"
 
 namespace hpai {
 
 // Never returns: it execs the payload, or throws Error. With LEADER, the finished
 // container is offered to the node's other ranks (FACTS: node_facts_to_json) first.
-[[noreturn]] void run_container(const Plan& plan, JoinLeader* leader = nullptr, const std::string& facts = "");
+// With STATS, the payload runs as a child and its costs go there (--stats).
+[[noreturn]] void run_container(const Plan& plan, JoinLeader* leader = nullptr, const std::string& facts = "",
+                                const StatsSink* stats = nullptr);
 
 // A joining rank: enters the namespaces and root of TICKET, then execs PLAN's payload.
-[[noreturn]] void enter_container(const JoinTicket& ticket, const Plan& plan);
+[[noreturn]] void enter_container(const JoinTicket& ticket, const Plan& plan, const StatsSink* stats = nullptr);
 
 }  // namespace hpai

@@ -57,6 +57,7 @@ struct RunOptions {
   bool no_mpi = false;
   std::optional<bool> torch_env;     // --torch-env / --no-torch-env (else the profile's switch)
   std::optional<bool> gpu_per_rank;  // --gpu-per-rank
+  std::optional<std::string> stats;  // --stats[=FILE]: "-" for a line on stderr
 };
 
 // The host facts a plan depends on; tests make their own.

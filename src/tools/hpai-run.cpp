@@ -59,6 +59,7 @@ std::vector<std::string> normalize_optional_values(int argc, char** argv) {
     if (!after_separator && a == "--") after_separator = true;
     if (!after_separator && (a == "-W" || a == "--write-fake")) a = std::string("--write-fake=") + hpai::kDefaultOverlaySize;
     if (!after_separator && a == "--set-env") a = "--set-image-env";
+    if (!after_separator && a == "--stats") a = "--stats=-";
     out.push_back(a);
   }
   std::reverse(out.begin(), out.end());  // CLI11 takes the arguments in reverse
@@ -157,6 +158,11 @@ int main(int argc, char** argv) {
   app.add_flag("--torch-env", torch_env, "set MASTER_ADDR, MASTER_PORT, WORLD_SIZE, RANK, LOCAL_RANK from the launcher");
   app.add_flag("--no-torch-env", no_torch_env, "don't, even if the site profile does");
   app.add_flag("--gpu-per-rank", gpu_per_rank, "give each rank on a node its share of the host's GPUs (CUDA_VISIBLE_DEVICES)");
+  std::string stats;
+  auto* stats_opt = app.add_option("--stats", stats,
+                    "report the payload's wall time, CPU, max RSS and exit status: a line on stderr, or JSON "
+                    "to FILE (%r: rank, %h: host; merge per-rank files with hpai-stats)")
+      ->type_name("[=FILE]");
   app.add_flag("--dry-run", dry_run, "print the plan (namespaces, mounts, environment) and exit");
   app.add_flag("--json", json, "with --dry-run, print the plan as JSON");
   app.add_flag("-v,--verbose", verbose, "more messages (repeat for more)");
@@ -189,6 +195,7 @@ int main(int argc, char** argv) {
     if (torch_env && no_torch_env) throw Error("--torch-env and --no-torch-env can't be combined", kExitUsage);
     if (torch_env || no_torch_env) o.torch_env = torch_env;
     if (gpu_per_rank) o.gpu_per_rank = true;
+    if (*stats_opt) o.stats = stats;
     // Rebuild the interleaved order of --set-env/--unset-env/--env-no-expand.
     std::size_t si = 0, ui = 0;
     bool expand = true;

@@ -1,0 +1,56 @@
+// --stats: what a payload cost — wall time, user and system CPU, peak resident memory,
+// exit status — per rank, as JSON to a file or one line on stderr, so runs can be
+// compared across platforms. With --stats hpai-run stays as a small parent that
+// forwards signals and reports; without it, it execs in place as always.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "hpai/environment.hpp"
+#include "hpai/fd.hpp"
+#include "hpai/ranks.hpp"
+
+namespace hpai {
+
+struct PayloadStats {
+  std::vector<std::string> argv;
+  std::string host;
+  RankInfo rank;
+  std::string started;  // UTC, ISO 8601
+  double wall_s = 0;
+  double user_s = 0;
+  double sys_s = 0;
+  long max_rss_kib = 0;
+  int exit_code = -1;  // -1 when killed by a signal
+  int signal = 0;
+};
+
+std::string stats_to_json(const PayloadStats& s);
+std::string stats_to_line(const PayloadStats& s);
+
+// Where stats go: SPEC "" is stderr; else a host file, "%r" replaced by the rank and
+// "%h" by the host name (per-rank files: --stats=run.%r.json). Opened at once, on the
+// host side, before any namespace hides the path.
+class StatsSink {
+ public:
+  StatsSink(const std::string& spec, const RankInfo& rank);
+  void write(const PayloadStats& s) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+// Forks; the child execs ARGV (as exec_payload), the parent forwards SIGTERM, SIGINT,
+// SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGCONT and SIGALRM to it, waits, writes the stats
+// and ends as the payload did (its exit code, or the same signal).
+[[noreturn]] void run_supervised(const std::vector<std::string>& argv, const Environment& env, const StatsSink& sink,
+                                 const RankInfo& rank);
+
+// Per-rank stats files merged: a table (or JSON) with totals: slowest rank, CPU summed,
+// the largest RSS, failed ranks.
+std::string merge_stats(const std::vector<std::string>& files, bool json);
+
+}  // namespace hpai

@@ -1,0 +1,25 @@
+// hpai-stats: merge the per-rank files of hpai-run --stats=FILE into one summary.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "hpai/error.hpp"
+#include "hpai/log.hpp"
+#include "hpai/stats.hpp"
+#include "hpai/version.hpp"
+
+int main(int argc, char** argv) {
+  using namespace hpai;
+  CLI::App app{"hpai-stats - merge hpai-run --stats files: per-rank table, slowest rank, CPU summed, largest RSS, failed ranks",
+               "hpai-stats"};
+  app.set_version_flag("-V,--version", std::string("hpai-stats ") + kVersion);
+  std::vector<std::string> files;
+  bool json = false;
+  app.add_option("FILE", files, "files written by hpai-run --stats=FILE (e.g. run.*.json)")->required();
+  app.add_flag("--json", json, "print the totals as JSON");
+  CLI11_PARSE(app, argc, argv);
+  init_logging("hpai-stats", 0);
+  return report_errors([&]() -> int {
+    std::fputs(merge_stats(files, json).c_str(), stdout);
+    return 0;
+  });
+}
