@@ -63,20 +63,20 @@ CudaTable CudaTable::from_json(const std::string& text, const std::string& what)
 
 std::string CudaTable::driver_cuda(const std::string& driver) const {
   // A driver supports what its branch's first release did: 535.104.05 is a 535 (12.2).
+  const auto d = numbers(driver);
   std::string best;
-  for (const auto& n : native_) {
-    const auto branch = numbers(n.driver);
-    const auto d = numbers(driver);
-    if (d.empty() || branch.empty()) continue;
-    if (d[0] > branch[0] || (d[0] == branch[0])) best = n.cuda;
-  }
+  if (d.empty()) return best;
+  for (const auto& n : native_)  // ascending: the last branch at or below D's wins
+    if (const auto branch = numbers(n.driver); !branch.empty() && d[0] >= branch[0]) best = n.cuda;
   return best;
 }
 
 bool CudaTable::verified(const std::string& driver) const {
+  const auto d = numbers(driver);
   bool v = true;
+  if (d.empty()) return v;
   for (const auto& n : native_)
-    if (!numbers(driver).empty() && numbers(driver)[0] >= numbers(n.driver)[0]) v = n.verified;
+    if (const auto branch = numbers(n.driver); !branch.empty() && d[0] >= branch[0]) v = n.verified;
   return v;
 }
 

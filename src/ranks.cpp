@@ -35,13 +35,9 @@ std::optional<int> number(const Environment& env, std::string_view name) {
 }
 
 // The first of NAMES that is set.
-std::optional<int> first_number(const Environment& env, std::initializer_list<std::string_view> names,
-                                std::string* which = nullptr) {
+std::optional<int> first_number(const Environment& env, std::initializer_list<std::string_view> names) {
   for (auto name : names)
-    if (auto n = number(env, name)) {
-      if (which) *which = name;
-      return n;
-    }
+    if (auto n = number(env, name)) return n;
   return std::nullopt;
 }
 
@@ -51,13 +47,31 @@ void check_within(const std::optional<int>& index, const std::optional<int>& cou
                 " is not below its count " + std::to_string(*count));
 }
 
-RankInfo open_mpi(const Environment& env) {
+// The four numbers most launchers export under their own names.
+RankInfo from_variables(const Environment& env, Launcher launcher, const char* rank, const char* size, const char* local_rank,
+                        const char* local_size) {
   RankInfo r;
-  r.launcher = Launcher::OpenMpi;
-  r.rank = number(env, "OMPI_COMM_WORLD_RANK");
-  r.size = number(env, "OMPI_COMM_WORLD_SIZE");
-  r.local_rank = number(env, "OMPI_COMM_WORLD_LOCAL_RANK");
-  r.local_size = first_number(env, {"OMPI_COMM_WORLD_LOCAL_SIZE"}, &r.local_size_from);
+  r.launcher = launcher;
+  r.rank = number(env, rank);
+  r.size = number(env, size);
+  r.local_rank = number(env, local_rank);
+  r.local_size = number(env, local_size);
+  if (r.local_size) r.local_size_from = local_size;
+  return r;
+}
+
+// "JOB.STEP" of the Slurm step this process runs in; "" outside one.
+std::string slurm_step(const Environment& env) {
+  auto job = env.get("SLURM_JOB_ID");
+  if (!job) job = env.get("SLURM_JOBID");
+  auto step = env.get("SLURM_STEP_ID");
+  if (!step) step = env.get("SLURM_STEPID");
+  return job && step ? *job + "." + *step : "";
+}
+
+RankInfo open_mpi(const Environment& env) {
+  RankInfo r = from_variables(env, Launcher::OpenMpi, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                              "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE");
   for (auto name : {"PMIX_NAMESPACE", "OMPI_MCA_ess_base_jobid", "OMPI_MCA_orte_ess_jobid"})
     if (auto v = env.get(name)) {
       r.job = "ompi-" + *v;
@@ -67,25 +81,15 @@ RankInfo open_mpi(const Environment& env) {
 }
 
 RankInfo hydra(const Environment& env) {
-  RankInfo r;
-  r.launcher = Launcher::Hydra;
-  r.rank = number(env, "PMI_RANK");
-  r.size = number(env, "PMI_SIZE");
-  r.local_rank = number(env, "MPI_LOCALRANKID");
-  r.local_size = first_number(env, {"MPI_LOCALNRANKS"}, &r.local_size_from);
+  RankInfo r = from_variables(env, Launcher::Hydra, "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS");
   // Hydra exports no job id; under Slurm its proxies run in a job step.
-  auto job = env.get("SLURM_JOB_ID"), step = env.get("SLURM_STEP_ID");
-  if (job && step) r.job = "hydra-slurm-" + *job + "." + *step;
+  if (auto step = slurm_step(env); !step.empty()) r.job = "hydra-slurm-" + step;
   return r;
 }
 
 RankInfo lsf(const Environment& env) {
-  RankInfo r;
-  r.launcher = Launcher::Lsf;
-  r.rank = number(env, "JSM_NAMESPACE_RANK");
-  r.size = number(env, "JSM_NAMESPACE_SIZE");
-  r.local_rank = number(env, "JSM_NAMESPACE_LOCAL_RANK");
-  r.local_size = first_number(env, {"JSM_NAMESPACE_LOCAL_SIZE"}, &r.local_size_from);
+  RankInfo r = from_variables(env, Launcher::Lsf, "JSM_NAMESPACE_RANK", "JSM_NAMESPACE_SIZE", "JSM_NAMESPACE_LOCAL_RANK",
+                              "JSM_NAMESPACE_LOCAL_SIZE");
   if (auto job = env.get("LSB_JOBID")) {
     r.job = "lsf-" + *job;
     // Concurrent jsrun steps of one job differ by their PMIx namespace.
@@ -118,11 +122,7 @@ RankInfo slurm(const Environment& env) {
     r.local_size_from = std::string(name) + "=" + *counts_text;
     break;
   }
-  auto job = env.get("SLURM_JOB_ID");
-  if (!job) job = env.get("SLURM_JOBID");
-  auto step = env.get("SLURM_STEP_ID");
-  if (!step) step = env.get("SLURM_STEPID");
-  if (job && step) r.job = "slurm-" + *job + "." + *step;
+  if (auto step = slurm_step(env); !step.empty()) r.job = "slurm-" + step;
   return r;
 }
 
