@@ -178,7 +178,15 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
 }  // namespace
 
 std::string detect_format(const std::string& source) {
-  if (is_dir(source)) return exists(source + "/oci-layout") ? "oci" : "dir";
+  if (is_dir(source)) {
+    if (exists(source + "/oci-layout")) return "oci";
+    // Importing a broken layout as a root file system would "succeed" with an image
+    // holding index.json and blobs/: say what is wrong instead.
+    if (exists(source + "/index.json") && is_dir(source + "/blobs"))
+      throw Error(source + " looks like an OCI image layout (index.json, blobs/) but has no oci-layout file; "
+                  "add one ({\"imageLayoutVersion\": \"1.0.0\"}), or use --format dir to import the tree as it is");
+    return "dir";
+  }
   if (!exists(source)) throw_errno("can't import " + source);
   // Look at the first members only: a compressed rootfs tar must not be read twice.
   struct archive* a = archive_read_new();

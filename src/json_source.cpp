@@ -1,6 +1,7 @@
 #include "hpai/json_source.hpp"
 
 #include <fstream>
+#include <optional>
 #include <iterator>
 #include <sstream>
 #include <vector>
@@ -107,6 +108,8 @@ class PositionRecorder : public nlohmann::json_sax<json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+  static constexpr std::size_t kMaxDepth = 128;
+  std::optional<std::size_t> too_deep_at() const { return too_deep_at_; }
 
  private:
   struct Frame {
@@ -139,6 +142,12 @@ class PositionRecorder : public nlohmann::json_sax<json> {
     return true;
   }
   bool open(bool array) {
+    // Pointers grow with depth, so a hostile document 100000 arrays deep would cost
+    // time and memory quadratic in its size; no real document comes near this.
+    if (stack_.size() >= kMaxDepth) {
+      too_deep_at_ = offset() - 1;
+      return false;
+    }
     std::string p = next_value(offset() - 1);
     stack_.push_back({p, array, 0, "", false});
     return true;
@@ -152,6 +161,7 @@ class PositionRecorder : public nlohmann::json_sax<json> {
   std::map<std::string, std::size_t>& offsets_;
   const char* seen_;
   std::vector<Frame> stack_;
+  std::optional<std::size_t> too_deep_at_;
 };
 
 SourcePos position_of(const std::string& file, const std::string& text, std::size_t offset) {
@@ -186,6 +196,9 @@ JsonSource JsonSource::parse(const std::string& text, const std::string& file) {
   CountingIterator first{s.text_.data(), recorder.seen()};
   CountingIterator last{s.text_.data() + s.text_.size(), recorder.seen()};
   json::sax_parse(first, last, &recorder);
+  if (auto at = recorder.too_deep_at())
+    throw Error(position_of(file, s.text_, *at).str() + ": JSON nested more than " +
+                std::to_string(PositionRecorder::kMaxDepth) + " levels deep");
   return s;
 }
 

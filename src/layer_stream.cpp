@@ -2,6 +2,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <zlib.h>
 
 #include <condition_variable>
 #include <deque>
@@ -84,14 +85,22 @@ struct Decompressor {
   std::vector<char> in = std::vector<char>(kChunk);
   std::exception_ptr error;
   bool empty = false;
+  std::size_t first = 0;  // bytes of IN read to sniff the compression, not yet handed on
+  bool first_pending = false;
+
+  std::size_t read_source() {
+    std::size_t n = source->read(in.data(), in.size());
+    blob_hash.update(in.data(), n);
+    blob_bytes += n;
+    if (*progress) (*progress)(blob_bytes);
+    return n;
+  }
 
   static la_ssize_t read_blob(struct archive* a, void* ctx, const void** out) {
     auto* d = static_cast<Decompressor*>(ctx);
     try {
-      std::size_t n = d->source->read(d->in.data(), d->in.size());
-      d->blob_hash.update(d->in.data(), n);
-      d->blob_bytes += n;
-      if (*d->progress) (*d->progress)(d->blob_bytes);
+      std::size_t n = d->first_pending ? d->first : d->read_source();
+      d->first_pending = false;
       *out = d->in.data();
       return static_cast<la_ssize_t>(n);
     } catch (...) {
@@ -101,7 +110,91 @@ struct Decompressor {
     }
   }
 
+  bool deliver(std::vector<char>& chunk, std::size_t size) {
+    chunk.resize(size);
+    tar_hash.update(chunk.data(), chunk.size());
+    tar_bytes += chunk.size();
+    bool ok = pipe.push(std::move(chunk));
+    chunk.assign(kChunk, 0);
+    return ok;
+  }
+
+  void drain_rest() {
+    // The blob digest covers every byte of the source, also what follows the stream.
+    try {
+      drain(*source, [&](const void* p, std::size_t size) {
+        blob_hash.update(p, size);
+        blob_bytes += size;
+      });
+    } catch (...) {
+      error = std::current_exception();
+    }
+  }
+
+  // gzip through zlib rather than libarchive, which does not check the trailer's CRC32
+  // and length: a flat tar.gz has no digest, so a flipped byte would go unnoticed.
+  // Members written one after another (cat a.gz b.gz) are read as one stream, as gzip -d does.
+  void run_gzip() {
+    z_stream z{};
+    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return pipe.close("can't start zlib");
+    std::unique_ptr<z_stream, int (*)(z_stream*)> guard(&z, inflateEnd);
+    std::vector<char> chunk(kChunk);
+    z.next_in = reinterpret_cast<Bytef*>(in.data());
+    z.avail_in = static_cast<uInt>(first);
+    std::size_t used = 0;
+    while (true) {
+      if (z.avail_in == 0) {
+        std::size_t n = 0;
+        try {
+          n = read_source();
+        } catch (...) {
+          error = std::current_exception();
+          return pipe.close("read failed");
+        }
+        if (n == 0) return pipe.close("truncated gzip input");
+        z.next_in = reinterpret_cast<Bytef*>(in.data());
+        z.avail_in = static_cast<uInt>(n);
+      }
+      z.next_out = reinterpret_cast<Bytef*>(chunk.data() + used);
+      z.avail_out = static_cast<uInt>(chunk.size() - used);
+      int r = inflate(&z, Z_NO_FLUSH);
+      used = chunk.size() - z.avail_out;
+      if (r == Z_DATA_ERROR || r == Z_NEED_DICT || r == Z_MEM_ERROR)
+        return pipe.close(std::string("gzip data is corrupt: ") + (z.msg ? z.msg : "inflate failed"));
+      if (used == chunk.size() || (r == Z_STREAM_END && used > 0)) {
+        if (!deliver(chunk, used)) return;
+        used = 0;
+      }
+      if (r != Z_STREAM_END) continue;
+      if (z.avail_in == 0) {
+        try {
+          std::size_t n = read_source();
+          z.next_in = reinterpret_cast<Bytef*>(in.data());
+          z.avail_in = static_cast<uInt>(n);
+        } catch (...) {
+          error = std::current_exception();
+          return pipe.close("read failed");
+        }
+      }
+      if (z.avail_in >= 2 && z.next_in[0] == 0x1f && z.next_in[1] == 0x8b) {
+        inflateReset(&z);  // another member
+        continue;
+      }
+      break;  // the end, or padding after it
+    }
+    drain_rest();
+    pipe.close();
+  }
+
   void run() {
+    try {
+      first = read_source();
+    } catch (...) {
+      error = std::current_exception();
+      return pipe.close("read failed");
+    }
+    if (first >= 2 && static_cast<unsigned char>(in[0]) == 0x1f && static_cast<unsigned char>(in[1]) == 0x8b) return run_gzip();
+    first_pending = true;
     ArchivePtr a(archive_read_new());
     archive_read_support_filter_all(a.get());
     archive_read_support_format_raw(a.get());
@@ -128,15 +221,7 @@ struct Decompressor {
       tar_bytes += chunk.size();
       if (!pipe.push(std::move(chunk))) return;
     }
-    // The blob digest covers every byte of the source, also what follows the stream.
-    try {
-      drain(*source, [&](const void* p, std::size_t size) {
-        blob_hash.update(p, size);
-        blob_bytes += size;
-      });
-    } catch (...) {
-      error = std::current_exception();
-    }
+    drain_rest();
     pipe.close();
   }
 };
@@ -183,7 +268,8 @@ LayerDigests apply_layer(ByteSource& source, LayerWriter& writer, const std::str
     archive_read_support_format_empty(entries.get());
     if (archive_read_open(entries.get(), &feed, nullptr, TarFeed::read, nullptr) != ARCHIVE_OK) {
       const char* msg = archive_error_string(entries.get());
-      fail(std::string("not a tar archive: ") + (msg ? msg : "?"));
+      std::string decompress_error = d.pipe.error();  // corrupt before the first tar header
+      fail(!decompress_error.empty() ? decompress_error : std::string("not a tar archive: ") + (msg ? msg : "?"));
     }
     writer.apply(entries.get(), what);
     // Read to the end so both digests cover every byte (padding after the tar's end too).

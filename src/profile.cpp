@@ -116,6 +116,15 @@ class Reader {
       error(ptr, what + " \"" + *s + "\" must be an absolute path");
       return std::nullopt;
     }
+    // A NUL would cut the path short at the syscall: "/opt\0/etc" would bind /opt.
+    if (s->find('\0') != std::string::npos) {
+      error(ptr, what + " contains a NUL character");
+      return std::nullopt;
+    }
+    if ((*s + "/").find("/../") != std::string::npos) {
+      error(ptr, what + " \"" + *s + "\" must not contain \"..\" (write the path it means)");
+      return std::nullopt;
+    }
     return s;
   }
   std::optional<std::string> choice(const std::string& ptr, const json& j, const std::string& what,
