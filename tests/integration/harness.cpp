@@ -1,5 +1,6 @@
 #include "harness.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <poll.h>
@@ -62,6 +63,21 @@ std::string read_file(const std::string& path) {
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::trunc);
   out << content;
+}
+
+// /dev/shm but the MPI libraries' own segments, which the MPI ranks of tests running
+// in parallel create and remove (hpai creates none at all).
+std::set<std::string> shm_files() {
+  std::set<std::string> files;
+  if (DIR* d = opendir("/dev/shm")) {
+    while (dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (!n.starts_with("vader_segment.") && !n.starts_with("mpich_") && !n.starts_with("psm") && !n.starts_with("ucx"))
+        files.insert(n);
+    }
+    closedir(d);
+  }
+  return files;
 }
 
 bool contains(const std::string& haystack, const std::string& needle) {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <functional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,8 @@ bool running_as_root();
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 bool contains(const std::string& haystack, const std::string& needle);
+// The files in /dev/shm but the MPI libraries' own segments (hpai creates none).
+std::set<std::string> shm_files();
 
 // A temporary directory owned by USER, removed at the end of the test.
 class ScratchDir {

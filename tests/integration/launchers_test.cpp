@@ -33,21 +33,6 @@ std::set<std::string> namespaces(const std::string& out) {
   return ns;
 }
 
-// /dev/shm but the MPI libraries' own segments, which the MPI ranks of tests running
-// in parallel create and remove (hpai creates none at all).
-std::set<std::string> shm_files() {
-  std::set<std::string> files;
-  if (DIR* d = opendir("/dev/shm")) {
-    while (dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (!n.starts_with("vader_segment.") && !n.starts_with("mpich_") && !n.starts_with("psm") && !n.starts_with("ucx"))
-        files.insert(n);
-    }
-    closedir(d);
-  }
-  return files;
-}
-
 constexpr const char* kPrintNs = "echo ns $(readlink /proc/self/ns/user)";
 
 class Launchers : public ContainerTest {
