@@ -49,6 +49,14 @@ std::string str(const json& j, const char* key, const std::string& what) {
   return j.at(key).get<std::string>();
 }
 
+// KEY of J as a string: FALLBACK when J has none; an Error naming WHAT when it is there
+// but not a string (nlohmann's value() would throw its own type_error).
+std::string str_or(const json& j, const char* key, const std::string& fallback, const std::string& what) {
+  if (!j.is_object() || !j.contains(key) || j.at(key).is_null()) return fallback;
+  if (!j.at(key).is_string()) throw Error(what + ": \"" + key + "\" must be a string, not " + j.at(key).type_name());
+  return j.at(key).get<std::string>();
+}
+
 // A blob named by a descriptor, read whole and checked against its digest and size.
 std::string read_verified(const BlobStore& store, const json& desc, const std::string& what) {
   std::string hex = sha256_hex_of_digest(str(desc, "digest", what), what);
@@ -73,9 +81,9 @@ std::vector<std::string> diff_ids(const json& config, const std::string& what) {
   return out;
 }
 
-std::string platform_of(const json& p) {
-  std::string s = p.value("os", "") + "/" + p.value("architecture", "");
-  if (p.contains("variant") && p.at("variant").is_string()) s += "/" + p.at("variant").get<std::string>();
+std::string platform_of(const json& p, const std::string& what) {
+  std::string s = str_or(p, "os", "", what) + "/" + str_or(p, "architecture", "", what);
+  if (std::string v = str_or(p, "variant", "", what); !v.empty()) s += "/" + v;
   return s;
 }
 
@@ -96,15 +104,14 @@ void collect(const BlobStore& store, const json& index, const std::string& what,
   if (!index.is_object() || !index.contains("manifests") || !index.at("manifests").is_array())
     throw Error(what + ": no \"manifests\" list");
   for (const auto& d : index.at("manifests")) {
-    std::string type = d.value("mediaType", "");
+    std::string type = str_or(d, "mediaType", "", what);
     std::string ref = inherited_ref;
-    if (d.contains("annotations") && d.at("annotations").is_object())
-      ref = d.at("annotations").value("org.opencontainers.image.ref.name", ref);
+    if (d.is_object() && d.contains("annotations")) ref = str_or(d.at("annotations"), "org.opencontainers.image.ref.name", ref, what);
     if (type == kOciIndex || type == kDockerList) {
       json nested = parse(read_verified(store, d, what), what + " nested index");
       collect(store, nested, what + " nested index", ref, out, depth + 1);
     } else if (type == kOciManifest || type == kDockerManifest) {
-      out.push_back({d, d.contains("platform") ? platform_of(d.at("platform")) : "", ref});
+      out.push_back({d, d.contains("platform") ? platform_of(d.at("platform"), what) : "", ref});
     } else {
       spdlog::debug("{}: ignoring manifest of type {}", what, type);  // attestations, signatures
     }
@@ -124,8 +131,8 @@ std::string host_platform() {
 ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, const std::string& tag) {
   if (!store.has("oci-layout")) throw Error(store.describe("oci-layout") + " missing: not an OCI image layout");
   json layout = parse(store.read_small("oci-layout", 4096), store.describe("oci-layout"));
-  if (layout.value("imageLayoutVersion", "") != "1.0.0")
-    throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout.value("imageLayoutVersion", "(none)"));
+  const std::string layout_version = str_or(layout, "imageLayoutVersion", "(none)", store.describe("oci-layout"));
+  if (layout_version != "1.0.0") throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout_version);
   const std::string index_what = store.describe("index.json");
   json index = parse(store.read_small("index.json"), index_what);
   std::vector<Candidate> all;
@@ -164,8 +171,8 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
     throw Error(mwhat + ": not an image manifest (no config or layers)");
   r.config_json = read_verified(store, manifest.at("config"), mwhat + " config");
   json config = parse(r.config_json, mwhat + " config");
-  if (!platform.empty() && !platform_matches(platform_of(config), platform))
-    throw Error(mwhat + ": image is for " + platform_of(config) + ", not " + platform);
+  if (!platform.empty() && !platform_matches(platform_of(config, mwhat + " config"), platform))
+    throw Error(mwhat + ": image is for " + platform_of(config, mwhat + " config") + ", not " + platform);
   auto ids = diff_ids(config, mwhat + " config");
   const auto& layers = manifest.at("layers");
   if (!ids.empty() && ids.size() != layers.size())
@@ -173,12 +180,12 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const auto& d = layers[i];
     LayerRef l;
-    l.media_type = d.value("mediaType", "");
+    l.media_type = str_or(d, "mediaType", "", mwhat);
     if (!is_layer_type(l.media_type)) throw Error(mwhat + ": layer " + std::to_string(i + 1) + " has unsupported media type \"" + l.media_type + "\"");
     l.blob_hex = sha256_hex_of_digest(str(d, "digest", mwhat), mwhat);
     l.path = "blobs/sha256/" + l.blob_hex;
     l.diff_id_hex = ids.empty() ? "" : ids[i];
-    l.size = d.value("size", std::uint64_t{0});
+    l.size = d.contains("size") && d.at("size").is_number_unsigned() ? d.at("size").get<std::uint64_t>() : 0;
     if (!store.has(l.path)) throw Error(mwhat + ": layer " + std::to_string(i + 1) + " blob " + store.describe(l.path) + " is missing");
     r.layers.push_back(l);
   }
@@ -204,7 +211,8 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   if (entry == nullptr) throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) + ")");
   ResolvedImage r;
   r.format = "docker-archive";
-  if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty())
+  if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty() &&
+      entry->at("RepoTags")[0].is_string())
     r.ref_name = entry->at("RepoTags")[0].get<std::string>();
   const std::string config_path = str(*entry, "Config", what);
   if (!store.has(config_path)) throw Error(what + ": config " + store.describe(config_path) + " is missing");

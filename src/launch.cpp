@@ -61,25 +61,45 @@ std::string describe_join(const std::optional<JoinSettings>& s) {
          ", tag " + s->tag + ", socket @" + join_socket_name(getuid(), s->tag) + ")";
 }
 
+namespace {
+
+// --stats where a profile injects the NVIDIA driver: the GPU sampler starts here, on the
+// host side, for the devices the payload will see.
+void start_gpu_stats(std::optional<StatsSink>& sink, const Plan& p) {
+  if (!sink || p.nvml.empty()) return;
+  auto visible = p.env.get("CUDA_VISIBLE_DEVICES");
+  if (!visible) visible = p.env.get("NVIDIA_VISIBLE_DEVICES");
+  sink->start_gpu(p.nvml, visible.value_or(""));
+}
+
+[[noreturn]] void enter(std::optional<StatsSink>& sink, const JoinTicket& ticket, const Plan& p) {
+  start_gpu_stats(sink, p);
+  enter_container(ticket, p, sink ? &*sink : nullptr);
+}
+
+}  // namespace
+
 void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) {
   // Opened first, as the user on the host: FILE names a host path.
   std::optional<StatsSink> sink;
   if (o.stats) sink.emplace(*o.stats == "-" ? "" : *o.stats, host.rank);
   const StatsSink* stats = sink ? &*sink : nullptr;
-  if (r.pid) {
-    JoinTicket ticket = ticket_from_pid(*r.pid);
-    enter_container(ticket, make_plan(o, host), stats);
-  }
+  if (r.pid) enter(sink, ticket_from_pid(*r.pid), make_plan(o, host));
   auto settings = join_settings(r, host);
-  if (!settings || settings->peers < 2) run_container(make_plan(o, host), nullptr, "", stats);
+  if (!settings || settings->peers < 2) {
+    Plan p = make_plan(o, host);
+    start_gpu_stats(sink, p);
+    run_container(p, nullptr, "", stats);
+  }
   const std::string key = node_key(o);
   JoinTicket ticket;
   if (auto leader = join_node(*settings, ticket)) {
     // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
     Plan p = make_plan(o, host);
+    start_gpu_stats(sink, p);
     run_container(p, &*leader, node_facts_to_json(p, key), stats);
   }
-  enter_container(ticket, plan_from_node_facts(ticket.facts, key, o, host), stats);
+  enter(sink, ticket, plan_from_node_facts(ticket.facts, key, o, host));
 }
 
 }  // namespace hpai

@@ -79,6 +79,7 @@ std::string node_facts_to_json(const Plan& p, const std::string& key) {
             {"profile_files", p.profile_files},
             {"has_root_home", p.has_root_home},
             {"user", p.user},
+            {"nvml", p.nvml},
             {"launcher",
              {{"torch_env", optional_bool(p.launcher.torch_env)},
               {"gpu_per_rank", optional_bool(p.launcher.gpu_per_rank)}}}};
@@ -108,6 +109,7 @@ Plan plan_from_node_facts(const std::string& text, const std::string& key, const
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
     p.has_root_home = j.at("has_root_home").get<bool>();
     p.user = j.at("user").get<std::string>();
+    p.nvml = j.value("nvml", std::string());
     const json& l = j.at("launcher");
     p.launcher = {optional_bool(l.at("torch_env")), optional_bool(l.at("gpu_per_rank"))};
   } catch (const json::exception& e) {

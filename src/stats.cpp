@@ -73,16 +73,32 @@ std::string stats_to_json(const PayloadStats& s) {
                       {"exit_code", s.exit_code == -1 ? nlohmann::json(nullptr) : nlohmann::json(s.exit_code)},
                       {"signal", s.signal == 0 ? nlohmann::json(nullptr) : nlohmann::json(s.signal)},
                       {"signal_name", s.signal == 0 ? nlohmann::json(nullptr) : nlohmann::json(std::string("SIG") + sigabbrev_np(s.signal))}};
+  if (s.gpu_sampled) {
+    nlohmann::json gpus = nlohmann::json::array();
+    for (const auto& g : s.gpu.gpus)
+      gpus.push_back({{"index", g.index}, {"name", g.name}, {"util_mean_pct", g.util_mean}, {"util_max_pct", g.util_max},
+                      {"mem_used_max_mib", g.mem_used_max_mib}, {"mem_total_mib", g.mem_total_mib}, {"samples", g.samples}});
+    j["gpus"] = gpus;
+    if (!s.gpu.error.empty()) j["gpu_error"] = s.gpu.error;
+  }
   return j.dump() + "\n";
 }
 
 std::string stats_to_line(const PayloadStats& s) {
+  std::string gpu;
+  for (const auto& g : s.gpu.gpus) {
+    char one[160];
+    std::snprintf(one, sizeof one, ", GPU %d util %.0f%% (max %d%%) mem %.0f/%.0f MiB", g.index, g.util_mean, g.util_max,
+                  g.mem_used_max_mib, g.mem_total_mib);
+    gpu += one;
+  }
+  if (s.gpu_sampled && !s.gpu.error.empty()) gpu += ", GPU: " + s.gpu.error;
   char buf[512];
-  std::snprintf(buf, sizeof buf, "hpai-run: stats:%s wall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB, %s\n",
+  std::snprintf(buf, sizeof buf, "hpai-run: stats:%s wall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB, %s",
                 s.rank.rank ? (" rank " + std::to_string(*s.rank.rank) + (s.rank.size ? "/" + std::to_string(*s.rank.size) : "") + ",").c_str() : "",
                 s.wall_s, s.user_s, s.sys_s, s.max_rss_kib,
                 s.signal ? (std::string("killed by SIG") + sigabbrev_np(s.signal)).c_str() : ("exit " + std::to_string(s.exit_code)).c_str());
-  return buf;
+  return buf + gpu + "\n";
 }
 
 StatsSink::StatsSink(const std::string& spec, const RankInfo& rank) {
@@ -90,6 +106,17 @@ StatsSink::StatsSink(const std::string& spec, const RankInfo& rank) {
   path_ = replace_all(replace_all(spec, "%r", rank.rank ? std::to_string(*rank.rank) : "0"), "%h", hostname());
   fd_.reset(open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd_) throw_errno("--stats: can't create " + path_);
+}
+
+void StatsSink::start_gpu(const std::string& libnvidia_ml, const std::string& visible) {
+  gpu_ = std::make_unique<GpuSampler>(libnvidia_ml, visible);
+}
+
+std::optional<GpuReport> StatsSink::finish_gpu() const {
+  if (!gpu_) return std::nullopt;
+  GpuReport r = gpu_->stop();
+  gpu_.reset();
+  return r;
 }
 
 void StatsSink::write(const PayloadStats& s) const {
@@ -139,6 +166,10 @@ void run_supervised(const std::vector<std::string>& argv, const Environment& env
   s.max_rss_kib = ru.ru_maxrss;
   if (WIFEXITED(status)) s.exit_code = WEXITSTATUS(status);
   if (WIFSIGNALED(status)) s.signal = WTERMSIG(status);
+  if (auto gpu = sink.finish_gpu()) {
+    s.gpu_sampled = true;
+    s.gpu = *gpu;
+  }
   sink.write(s);
   if (s.signal) {
     // End as the payload did, so srun and mpiexec report the same signal.
@@ -175,7 +206,8 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
     return a.j["rank"].is_number() && b.j["rank"].is_number() ? a.j["rank"].get<int>() < b.j["rank"].get<int>() : a.file < b.file;
   });
-  double wall = 0, user = 0, sys = 0;
+  double wall = 0, user = 0, sys = 0, gpu_util = 0, gpu_mem = 0;
+  int gpus = 0;
   long rss = 0;
   std::vector<std::string> failed;
   std::string table = "rank  host                 wall s    user s    sys s   max RSS KiB  status\n";
@@ -185,6 +217,12 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
     user += j["user_s"].get<double>();
     sys += j["sys_s"].get<double>();
     rss = std::max(rss, j["max_rss_kib"].get<long>());
+    if (j.contains("gpus") && j["gpus"].is_array())
+      for (const auto& g : j["gpus"]) {
+        ++gpus;
+        gpu_util += g.value("util_mean_pct", 0.0);
+        gpu_mem = std::max(gpu_mem, g.value("mem_used_max_mib", 0.0));
+      }
     const std::string rank = j["rank"].is_number() ? std::to_string(j["rank"].get<int>()) : "-";
     const std::string status = j["signal"].is_number() ? "killed by " + j.value("signal_name", std::string("?")) : "exit " + j["exit_code"].dump();
     if (status != "exit 0") failed.push_back(rank);
@@ -197,12 +235,19 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
   if (json) {
     nlohmann::json out = {{"ranks", rows.size()}, {"wall_s_max", wall}, {"user_s_total", user}, {"sys_s_total", sys},
                           {"max_rss_kib", rss}, {"failed_ranks", failed}};
+    if (gpus) out["gpus"] = {{"sampled", gpus}, {"util_mean_pct", gpu_util / gpus}, {"mem_used_max_mib", gpu_mem}};
     return out.dump(2) + "\n";
   }
   char total[256];
   std::snprintf(total, sizeof total, "%zu rank(s): slowest %.3f s, CPU %.3f s user + %.3f s sys, largest RSS %ld KiB, %zu failed\n",
                 rows.size(), wall, user, sys, rss, failed.size());
-  return table + total;
+  std::string gpu_line;
+  if (gpus) {
+    char g[160];
+    std::snprintf(g, sizeof g, "GPUs: %d sampled, mean utilisation %.1f%%, peak memory in use %.0f MiB\n", gpus, gpu_util / gpus, gpu_mem);
+    gpu_line = g;
+  }
+  return table + total + gpu_line;
 }
 
 }  // namespace hpai

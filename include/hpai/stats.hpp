@@ -1,14 +1,17 @@
 // --stats: what a payload cost — wall time, user and system CPU, peak resident memory,
-// exit status — per rank, as JSON to a file or one line on stderr, so runs can be
+// exit status and, where a driver is injected, GPU utilisation and memory — per rank, as JSON to a file or one line on stderr, so runs can be
 // compared across platforms. With --stats hpai-run stays as a small parent that
 // forwards signals and reports; without it, it execs in place as always.
 #pragma once
 
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hpai/environment.hpp"
 #include "hpai/fd.hpp"
+#include "hpai/gpu_stats.hpp"
 #include "hpai/ranks.hpp"
 
 namespace hpai {
@@ -24,6 +27,8 @@ struct PayloadStats {
   long max_rss_kib = 0;
   int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
+  bool gpu_sampled = false;  // a driver was injected and NVML asked
+  GpuReport gpu;
 };
 
 std::string stats_to_json(const PayloadStats& s);
@@ -37,10 +42,16 @@ class StatsSink {
   StatsSink(const std::string& spec, const RankInfo& rank);
   void write(const PayloadStats& s) const;
   const std::string& path() const { return path_; }
+  // Starts sampling the GPUs VISIBLE names with NVML from LIBNVIDIA_ML (the host's, when
+  // a profile injects the driver); call on the host side, before the namespaces.
+  void start_gpu(const std::string& libnvidia_ml, const std::string& visible);
+  // What the sampler saw, nullopt when none was started.
+  std::optional<GpuReport> finish_gpu() const;
 
  private:
   std::string path_;
   UniqueFd fd_;
+  mutable std::unique_ptr<GpuSampler> gpu_;
 };
 
 // Forks; the child execs ARGV (as exec_payload), the parent forwards SIGTERM, SIGINT,

@@ -57,6 +57,7 @@ for n in (1, 4, 16):
 PY
 
 # MPI ping-pong: host binary vs the image's, both Open MPI 4.1.4, host mpiexec.
+rm -f "$out/mpi-pingpong.json"
 if [ -x "$mpi_image/usr/local/bin/mpi_hello_openmpi" ]; then
   host_bin="$out/mpi_hello_host"
   mpicc -O2 -o "$host_bin" "$here/../../examples/mpi/mpi_hello.c"
@@ -83,5 +84,7 @@ if [ -x "$mpi_image/usr/local/bin/mpi_hello_openmpi" ]; then
     bw[$where]=$(printf '%s\n' "${b[@]}" | sort -g | sed -n 3p)
     echo "| $where | ${lat[$where]} | ${bw[$where]} |"
   done
+  printf '{"host": {"latency_us": %s, "bandwidth_mbs": %s}, "container": {"latency_us": %s, "bandwidth_mbs": %s}}\n' \
+    "${lat[host]}" "${bw[host]}" "${lat[container]}" "${bw[container]}" >"$out/mpi-pingpong.json"
   python3 -c "print(f'container/host bandwidth: {${bw[container]}/${bw[host]}:.3f}, latency: {${lat[container]}/${lat[host]}:.3f}')"
 fi

@@ -3,8 +3,9 @@
 #   OUT/cuda         a busybox image with cuda_probe (built with nvcc) and the glibc
 #                    it needs, plus its own fake libcuda.so.1 that answers 999
 #   OUT/fake-driver  a host driver tree: the CUDA toolkit's stub libcuda renamed
-#                    libcuda.so.580.95.05 (with soname link), neighbours that must and
-#                    must not be picked up, an nvidia-smi, and its own ld.so.cache
+#                    libcuda.so.580.95.05 (with soname link), a fake NVML with two GPUs
+#                    (cuda/fake_nvml.c), neighbours that must and must not be picked
+#                    up, an nvidia-smi, and its own ld.so.cache
 # Usage: make-cuda-fixtures.sh OUT_DIR [CUDA_HOME]. Without nvcc it writes
 # OUT/cuda.unavailable and the tests that need it skip, saying why.
 set -euo pipefail
@@ -48,6 +49,8 @@ fake_lib "libnvidia-ptxjitcompiler.so.$version" libnvidia-ptxjitcompiler.so.1  #
 fake_lib "libnvidia-futurething.so.$version" libnvidia-futurething.so.1        # unlisted: injected all the same
 fake_lib "libnvidia-encode.so.$version" libnvidia-encode.so.1                  # video: not by default
 fake_lib "libnvidia-leftover.so.470.57.02" libnvidia-leftover.so.1             # another driver's: never
+gcc -shared -fPIC -O2 -Wl,-soname,libnvidia-ml.so.1 -o "$lib/libnvidia-ml.so.$version" "$here/cuda/fake_nvml.c"  # utility
+ln -s "libnvidia-ml.so.$version" "$lib/libnvidia-ml.so.1"
 printf '#!/bin/sh\necho "NVIDIA-SMI fake %s"\n' "$version" > "$d/bin/nvidia-smi"
 chmod 755 "$d/bin/nvidia-smi"
 

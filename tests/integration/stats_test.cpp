@@ -39,6 +39,43 @@ TEST_P(Stats, JsonFileWhenKilledBySignal) {
   EXPECT_GT(j["max_rss_kib"].get<long>(), 0);
 }
 
+// GPU use, from the fake NVML of the fake driver tree (two GPUs at 37% and 80%, 1 and
+// 2 GiB in use), sampled by a helper on the host side while the payload runs.
+TEST_P(Stats, GpuUtilisationAndMemoryFromNvml) {
+  const std::string d = test_image("fake-driver");
+  if (access(test_image("cuda.unavailable").c_str(), F_OK) == 0)
+    GTEST_SKIP() << "CUDA fixtures not built: " << read_file(test_image("cuda.unavailable"));
+  const std::string profile = scratch().path() + "/gpu.json";
+  write_file(profile, R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + d + R"(/etc/ld.so.cache"}})");
+  run_as(root_user(), {"chmod", "a+r", profile});
+  const std::string file = scratch().path() + "/gpu-stats.json";
+  Result r = hpai({"--stats=" + file, "--profile", profile, test_image("busybox"), "--", "sleep", "0.6"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  auto j = nlohmann::json::parse(read_file(file));
+  ASSERT_EQ(j["gpus"].size(), 2u) << j.dump();
+  EXPECT_EQ(j["gpus"][0]["name"], "Fake GPU 0");
+  EXPECT_DOUBLE_EQ(j["gpus"][0]["util_mean_pct"].get<double>(), 37);
+  EXPECT_EQ(j["gpus"][1]["util_max_pct"], 80);
+  EXPECT_DOUBLE_EQ(j["gpus"][1]["mem_used_max_mib"].get<double>(), 2048);
+  EXPECT_DOUBLE_EQ(j["gpus"][1]["mem_total_mib"].get<double>(), 81920);
+  EXPECT_GE(j["gpus"][0]["samples"].get<int>(), 2);  // every 250 ms over 0.6 s
+  EXPECT_FALSE(j.contains("gpu_error"));
+
+  // Only the payload's GPUs; a device NVML doesn't have is said, the payload still runs.
+  Result one = hpai({"--stats", "--profile", profile, test_image("busybox"), "--", "true"}, {"CUDA_VISIBLE_DEVICES=1"});
+  EXPECT_EQ(one.exit_code, 0) << one;
+  EXPECT_TRUE(contains(one.err, ", GPU 1 util 80% (max 80%) mem 2048/81920 MiB\n")) << one;
+  EXPECT_FALSE(contains(one.err, "GPU 0")) << one;
+  Result bad = hpai({"--stats", "--profile", profile, test_image("busybox"), "--", "true"}, {"CUDA_VISIBLE_DEVICES=5"});
+  EXPECT_EQ(bad.exit_code, 0) << bad;
+  EXPECT_TRUE(contains(bad.err, ", GPU: no GPU 5 (NVML sees 2)\n")) << bad;
+
+  // Without an injected driver nothing is sampled and the JSON has no "gpus".
+  Result plain = hpai({"--stats=" + file, test_image("busybox"), "--", "true"});
+  EXPECT_EQ(plain.exit_code, 0) << plain;
+  EXPECT_FALSE(nlohmann::json::parse(read_file(file)).contains("gpus"));
+}
+
 TEST_P(Stats, SignalsAreForwardedToThePayload) {
   const std::string ready = scratch().path() + "/ready";
   Result r = run_as(who(),
