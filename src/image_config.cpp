@@ -62,6 +62,8 @@ ImageConfig parse_metadata(const std::string& text, const std::string& path) {
   } catch (const json::parse_error& e) {
     throw Error("image metadata " + path + " is not valid JSON (byte " + std::to_string(e.byte) +
                 "); re-import the image or remove the file");
+  } catch (const json::exception& e) {  // a number out of range
+    throw Error("image metadata " + path + " is not valid JSON (" + e.what() + "); re-import the image or remove the file");
   }
   if (!doc.is_object()) throw Error("image metadata " + path + ": top level must be an object");
   int version = doc.value("hpai_image_version", 0);
@@ -108,6 +110,8 @@ ImageConfig image_config_from_oci(const std::string& config_json, const std::str
     doc = json::parse(config_json);
   } catch (const json::parse_error& e) {
     throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {  // a number out of range
+    throw Error(what + " is not valid JSON (" + e.what() + ")");
   }
   if (!doc.is_object()) throw Error(what + ": top level must be an object");
   ImageConfig c;

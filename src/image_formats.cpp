@@ -40,6 +40,8 @@ json parse(const std::string& text, const std::string& what) {
     return json::parse(text);
   } catch (const json::parse_error& e) {
     throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {  // a number out of range
+    throw Error(what + " is not valid JSON (" + e.what() + ")");
   }
 }
 

@@ -191,6 +191,8 @@ JsonSource JsonSource::parse(const std::string& text, const std::string& file) {
     std::string what = e.what();
     auto cut = what.find("syntax error");
     throw Error(pos.str() + ": invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
+  } catch (const json::exception& e) {  // a number out of range
+    throw Error(file + ": invalid JSON: " + e.what());
   }
   PositionRecorder recorder(s.text_, s.offsets_);
   CountingIterator first{s.text_.data(), recorder.seen()};

@@ -425,6 +425,14 @@ def oci_nested_index_loop(p):
                                                       "digest": "sha256:" + l.put(data), "size": len(data)}]}
     l.write(p, inner)
 @case
+def oci_config_number_overflow(p):
+    l = two_layers([])
+    config = b'{"architecture": "amd64", "os": "linux", "size": 1e999999, "rootfs": {"diff_ids": []}}'
+    m = l.manifest()
+    m["config"].update({"digest": "sha256:" + l.put(config), "size": len(config)})
+    m["layers"] = []
+    l.write(p, l.index(json.dumps(m).encode()))
+@case
 def oci_layer_count_mismatch(p):
     l = two_layers([member("hello", data=b"hello\n")])
     l.config["rootfs"]["diff_ids"].pop()
