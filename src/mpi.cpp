@@ -60,12 +60,16 @@ std::optional<FoundLibrary> find_library(const ImageFs& fs, const std::string& p
   return std::nullopt;  // a symlink loop
 }
 
-std::vector<FoundLibrary> image_libraries(const ImageFs& image) {
+std::vector<FoundLibrary> image_libraries(const ImageFs& image, const std::set<std::string>& linker_names) {
   std::vector<FoundLibrary> out;
   auto bytes = image.read_file("etc/ld.so.cache", 64 << 20);
   if (!bytes) return out;
   for (const auto& e : parse_ld_cache(*bytes, image.describe() + "/etc/ld.so.cache")) {
     if (!is_native_abi(e.flags) || e.path.empty() || e.path.front() != '/') continue;
+    if (!linker_names.empty()) {
+      auto name = parse_library_name(base_name(e.path));
+      if (!name || linker_names.count(name->linker_name) == 0) continue;
+    }
     if (auto lib = find_library(image, e.path)) out.push_back(*lib);  // stale entries drop out here
   }
   return out;

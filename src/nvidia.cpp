@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "hpai/error.hpp"
 #include "hpai/fd.hpp"
@@ -84,14 +85,42 @@ std::string driver_version(const std::vector<LdCacheEntry>& cache) {
   return "";
 }
 
-// A cheap first test for a cache entry (a host cache lists hundreds): the path or the
-// link it is ends in the version. Driver sonames link straight to the versioned file.
-bool may_be_versioned(const std::string& path, const std::string& suffix) {
-  if (path.ends_with(suffix)) return true;
-  char buf[PATH_MAX];
-  ssize_t n = readlink(path.c_str(), buf, sizeof buf);
-  return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)).ends_with(suffix);
-}
+// A cheap first test for a cache entry (a host cache lists hundreds, and a readlink
+// each was most of a launch's system calls): the path ends in the version, or its
+// directory holds a file of that version with the same linker name (driver sonames link
+// straight to the versioned file: libcuda.so.1 -> libcuda.so.580.95.05). Each
+// directory is listed once.
+class VersionedFiles {
+ public:
+  explicit VersionedFiles(std::string suffix) : suffix_(std::move(suffix)) {}
+  bool may_hold(const std::string& path) {
+    if (path.ends_with(suffix_)) return true;
+    const std::size_t slash = path.rfind('/');
+    const std::string_view base = std::string_view(path).substr(slash + 1);
+    const std::size_t so = base.find(".so");
+    if (slash == std::string::npos || so == std::string_view::npos) return false;
+    const std::string dir = path.substr(0, slash);
+    auto it = dirs_.find(dir);
+    if (it == dirs_.end()) it = dirs_.emplace(dir, list(dir)).first;
+    return it->second.count(std::string(base.substr(0, so))) != 0;
+  }
+
+ private:
+  std::set<std::string> list(const std::string& dir) const {
+    std::set<std::string> out;
+    DIR* d = opendir(dir.empty() ? "/" : dir.c_str());
+    if (!d) return out;
+    while (struct dirent* e = readdir(d)) {
+      std::string n = e->d_name;
+      if (!n.ends_with(suffix_)) continue;
+      if (auto name = parse_library_name(n)) out.insert(name->linker_name);
+    }
+    closedir(d);
+    return out;
+  }
+  std::string suffix_;
+  std::map<std::string, std::set<std::string>> dirs_;
+};
 
 void list_devices(const std::string& dev, std::vector<std::string>& out) {
   DIR* d = opendir(dev.c_str());
@@ -126,8 +155,9 @@ std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
   const std::string suffix = ".so." + d.version;
 
   std::map<std::string, std::size_t> by_path;  // resolved file -> index in d.libraries
+  VersionedFiles versioned(suffix);
   for (const auto& e : cache) {
-    if (!is_native_abi(e.flags) || !may_be_versioned(e.path, suffix)) continue;
+    if (!is_native_abi(e.flags) || !versioned.may_hold(e.path)) continue;
     std::string file = real_path(e.path);
     if (file.empty() || !file.ends_with(suffix)) continue;
     auto name = parse_library_name(base_name(file));

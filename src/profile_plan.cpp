@@ -150,7 +150,13 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
   std::vector<FoundLibrary> host_libs;
   for (const auto& hp : libs)
     if (auto l = find_library(*host_fs, hp.path)) host_libs.push_back(*l);
-  std::vector<FoundLibrary> image_libs = image_libraries(image);
+  // Only the image libraries that can pair with the host's or tell the MPI family.
+  std::set<std::string> wanted = {"libmpi", "libmpich", "libopen-pal", "libopen-rte"};
+  std::vector<HostPath> all = libs;
+  if (m.dependencies) all.insert(all.end(), m.dependencies->begin(), m.dependencies->end());
+  for (const auto& hp : all)
+    if (auto n = parse_library_name(base_name(hp.path))) wanted.insert(n->linker_name);
+  std::vector<FoundLibrary> image_libs = image_libraries(image, wanted);
   std::optional<MpiFamily> host_family = m.family;
   if (auto found = mpi_families(host_libs); !host_family && found.size() == 1) host_family = found.front();
   auto image_families = mpi_families(image_libs);

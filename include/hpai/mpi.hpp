@@ -6,6 +6,7 @@
 #pragma once
 
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,10 @@ struct FoundLibrary {
 std::optional<FoundLibrary> find_library(const ImageFs& fs, const std::string& path);
 
 // The image's libraries, from its /etc/ld.so.cache (entries for this ABI whose file
-// still exists). Empty when the image has no cache.
-std::vector<FoundLibrary> image_libraries(const ImageFs& image);
+// still exists). Empty when the image has no cache. With LINKER_NAMES ("libmpi", ...),
+// only those are looked at: resolving each of an image's hundreds of entries costs
+// ~5 syscalls, the bulk of a launch with a profile otherwise.
+std::vector<FoundLibrary> image_libraries(const ImageFs& image, const std::set<std::string>& linker_names = {});
 
 // Which MPI families the libraries belong to (an image may carry both); empty when none.
 std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs);
