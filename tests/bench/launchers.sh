@@ -65,23 +65,25 @@ if [ -x "$mpi_image/usr/local/bin/mpi_hello_openmpi" ]; then
   extra=()
   [ "$(id -u)" = 0 ] && [ ${#as[@]} = 0 ] && extra=(--allow-run-as-root)
   echo
-  echo "MPI ping-pong, 2 ranks, mpiexec on this node (5 runs each, median)"
+  echo "MPI ping-pong, 2 ranks, mpiexec on this node (9 interleaved runs each, median)"
   echo "| where | latency us | bandwidth MB/s |"
   echo "|---|---|---|"
   declare -A lat bw
-  for where in host container; do
-    l=() b=()
-    for _ in 1 2 3 4 5; do
+  declare -A lats bws
+  for _ in 1 2 3 4 5 6 7 8 9; do
+    for where in host container; do
       if [ $where = host ]; then
         line=$(run_as mpiexec "${extra[@]}" -n 2 "$host_bin" bw | grep pingpong)
       else
         line=$(run_as mpiexec "${extra[@]}" -n 2 "$build/bin/hpai-run" "$mpi_image" -- /usr/local/bin/mpi_hello_openmpi bw | grep pingpong)
       fi
-      l+=("$(echo "$line" | sed 's/.*latency \([0-9.]*\) us.*/\1/')")
-      b+=("$(echo "$line" | sed 's/.*bandwidth \([0-9.]*\) MB.*/\1/')")
+      lats[$where]+="$(echo "$line" | sed 's/.*latency \([0-9.]*\) us.*/\1/') "
+      bws[$where]+="$(echo "$line" | sed 's/.*bandwidth \([0-9.]*\) MB.*/\1/') "
     done
-    lat[$where]=$(printf '%s\n' "${l[@]}" | sort -g | sed -n 3p)
-    bw[$where]=$(printf '%s\n' "${b[@]}" | sort -g | sed -n 3p)
+  done
+  for where in host container; do
+    lat[$where]=$(printf '%s\n' ${lats[$where]} | sort -g | sed -n 5p)
+    bw[$where]=$(printf '%s\n' ${bws[$where]} | sort -g | sed -n 5p)
     echo "| $where | ${lat[$where]} | ${bw[$where]} |"
   done
   printf '{"host": {"latency_us": %s, "bandwidth_mbs": %s}, "container": {"latency_us": %s, "bandwidth_mbs": %s}}\n' \

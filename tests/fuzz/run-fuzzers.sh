@@ -9,7 +9,8 @@ build=$1
 seconds=${2:-25}
 cc=$(command -v clang-14 || command -v clang)
 cxx=$(command -v clang++-14 || command -v clang++)
-cmake -S "$src" -B "$build" -DHPAI_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+# -O1 with line tables: a third faster to build than -O2 -g, and fast enough to fuzz.
+cmake -S "$src" -B "$build" -DHPAI_FUZZ=ON -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" -DCMAKE_C_FLAGS="-O1" \
   -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" >/dev/null
 cmake --build "$build" -j2 --target hpai-fuzzers
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
