@@ -15,11 +15,13 @@ import io
 import json
 import lzma
 import os
+import random
 import shutil
 import sys
 import tarfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+RANDOM = random.Random(20261123)  # the same corpus on every run: a failure can be replayed
 ESCAPE = "/tmp/hpai-hostile-escape"
 BUILDERS = {}
 
@@ -270,32 +272,32 @@ def oci_whiteout_absolute(p): two_layers([member(ESCAPE + "/.wh.canary")]).write
 @case
 def gzip_truncated(p):
     with open(p, "wb") as f:
-        f.write(gzip.compress(tar_bytes(base_members() + [member("big", data=os.urandom(200000))]))[:60000])
+        f.write(gzip.compress(tar_bytes(base_members() + [member("big", data=RANDOM.randbytes(200000))]), mtime=0)[:60000])
 @case
 def gzip_corrupt(p):
-    data = bytearray(gzip.compress(tar_bytes(base_members() + [member("big", data=os.urandom(100000))])))
+    data = bytearray(gzip.compress(tar_bytes(base_members() + [member("big", data=RANDOM.randbytes(100000))]), mtime=0))
     for i in range(2000, 2200):
         data[i] ^= 0x5A
     with open(p, "wb") as f:
         f.write(data)
 @case
 def gzip_bad_crc(p):
-    data = bytearray(gzip.compress(tar_bytes(base_members())))
+    data = bytearray(gzip.compress(tar_bytes(base_members()), mtime=0))
     data[-8] ^= 0xFF  # CRC32 in the trailer
     with open(p, "wb") as f:
         f.write(data)
 @case
 def xz_truncated(p):
     with open(p, "wb") as f:
-        f.write(lzma.compress(tar_bytes(base_members() + [member("big", data=os.urandom(100000))]))[:50000])
+        f.write(lzma.compress(tar_bytes(base_members() + [member("big", data=RANDOM.randbytes(100000))]))[:50000])
 @case
 def bzip2_truncated(p):
     with open(p, "wb") as f:
-        f.write(bz2.compress(tar_bytes(base_members() + [member("big", data=os.urandom(100000))]))[:50000])
+        f.write(bz2.compress(tar_bytes(base_members() + [member("big", data=RANDOM.randbytes(100000))]))[:50000])
 @case
 def zstd_garbage(p):
     with open(p, "wb") as f:
-        f.write(b"\x28\xb5\x2f\xfd" + os.urandom(5000))
+        f.write(b"\x28\xb5\x2f\xfd" + RANDOM.randbytes(5000))
 @case
 def tar_bad_checksum(p):
     data = bytearray(tar_bytes(base_members()))
@@ -305,11 +307,11 @@ def tar_bad_checksum(p):
 @case
 def tar_truncated_member(p):
     with open(p, "wb") as f:
-        f.write(tar_bytes(base_members() + [member("cut", data=os.urandom(100000))])[:40000])
+        f.write(tar_bytes(base_members() + [member("cut", data=RANDOM.randbytes(100000))])[:40000])
 @case
 def not_an_archive(p):
     with open(p, "wb") as f:
-        f.write(os.urandom(4096))
+        f.write(RANDOM.randbytes(4096))
 @case
 def empty_file(p): open(p, "wb").close()
 

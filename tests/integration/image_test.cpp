@@ -184,10 +184,13 @@ TEST_P(Images, SquashfsRunsWithoutUnpacking) {
   EXPECT_EQ(r.out, "changed by layer 2\n/opt/hpai\nlayered\noverlay\n") << r;
   EXPECT_TRUE(contains(r.err, "Read-only file system")) << r;
   // What serves it while the payload runs is squashfuse_ll, holding the file open.
+  // Polled: under ASan on a loaded machine the mount can take more than a second.
   int serving = -1;
-  Result held = run_as(who(), {hpai_run(), sqfs, "--", "sleep", "1"}, {}, "/", [&](pid_t) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    serving = live_squashfuse(sqfs);
+  Result held = run_as(who(), {hpai_run(), sqfs, "--", "sleep", "4"}, {}, "/", [&](pid_t) {
+    for (int i = 0; i < 80 && serving < 1; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      serving = live_squashfuse(sqfs);
+    }
   });
   EXPECT_EQ(held.exit_code, 0) << held;
   EXPECT_GE(serving, 1);
