@@ -115,7 +115,7 @@ struct Decompressor {
     tar_hash.update(chunk.data(), chunk.size());
     tar_bytes += chunk.size();
     bool ok = pipe.push(std::move(chunk));
-    chunk.assign(kChunk, 0);
+    chunk = std::vector<char>(kChunk);
     return ok;
   }
 
@@ -211,15 +211,12 @@ struct Decompressor {
       return pipe.close();
     }
     if (r < ARCHIVE_WARN) return fail("unreadable");
+    std::vector<char> chunk(kChunk);
     while (true) {
-      std::vector<char> chunk(kChunk);
       la_ssize_t n = archive_read_data(a.get(), chunk.data(), chunk.size());
       if (n < 0) return fail("read error");
       if (n == 0) break;
-      chunk.resize(static_cast<std::size_t>(n));
-      tar_hash.update(chunk.data(), chunk.size());
-      tar_bytes += chunk.size();
-      if (!pipe.push(std::move(chunk))) return;
+      if (!deliver(chunk, static_cast<std::size_t>(n))) return;
     }
     drain_rest();
     pipe.close();
