@@ -127,11 +127,14 @@ GpuSampler::GpuSampler(const std::string& lib, const std::string& visible) {
   }
 }
 
-GpuSampler::~GpuSampler() {
+GpuSampler::~GpuSampler() { reap(); }
+
+void GpuSampler::reap() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
   while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
   }
+  pid_ = -1;
 }
 
 GpuReport GpuSampler::stop() {
@@ -153,10 +156,7 @@ GpuReport GpuSampler::stop() {
     if (n <= 0) break;
     text.append(buf, static_cast<std::size_t>(n));
   }
-  kill(pid_, SIGKILL);
-  while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
+  reap();
   std::istringstream in(text);
   for (std::string line; std::getline(in, line);) {
     if (line.starts_with("err ")) report.error = line.substr(4);

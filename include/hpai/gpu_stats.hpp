@@ -43,6 +43,7 @@ class GpuSampler {
   GpuReport stop();
 
  private:
+  void reap();  // ends the helper (if still there) and waits for it
   pid_t pid_ = -1;
   UniqueFd stop_, result_;
 };
