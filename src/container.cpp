@@ -59,7 +59,11 @@ void mount_image_root(const Plan& p) {
         break;
       }
       make_dir(kSkeleton);
-      for (const auto& point : p.skeleton) make_in_root(kSkeleton, point.path, point.file);
+      {
+        MountTree skeleton(kSkeleton);  // our own tmpfs: every point is made in it
+        for (const auto& point : p.skeleton)
+          skeleton.open(point.path, point.file ? MountTree::Create::File : MountTree::Create::Dir, "the mount-point layer");
+      }
       mount_overlay_read_only(kSkeleton, image, kNewRoot);
       break;
     case RootMode::Writable:
@@ -75,33 +79,50 @@ void mount_image_root(const Plan& p) {
   }
 }
 
-void make_mount(const Plan& p, const Mount& m, int index) {
+std::string describe(const Mount& m) {
+  const std::string what = m.kind == Mount::Kind::Tmpfs ? "a tmpfs of hpai's"
+                           : m.kind == Mount::Kind::File ? "a file of hpai's (" + m.source + ")"
+                                                         : "the bind of host " + m.source;
+  return what + " at " + m.target + " (from " + m.origin + ")";
+}
+
+// One mount of the plan. Its target is resolved inside the container as it is by now
+// (earlier mounts included) and made, if it must be, only where hpai owns the mount.
+void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
+  using Create = MountTree::Create;
   if (m.kind == Mount::Kind::Symlink) {  // inside a tmpfs of ours; the plan checked that
-    const std::string dir = m.target.substr(0, m.target.rfind('/'));
-    const std::string link = make_in_root(kNewRoot, dir, false).under(kNewRoot) + m.target.substr(m.target.rfind('/'));
-    check(symlink(m.source.c_str(), link.c_str()), "can't create symlink " + m.target + " -> " + m.source);
+    const auto slash = m.target.rfind('/');
+    MountTree::Target dir = tree.open(m.target.substr(0, slash), Create::Dir, m.origin);
+    const std::string name = m.target.substr(slash + 1);
+    check(symlinkat(m.source.c_str(), dir.fd.get(), name.c_str()), "can't create symlink " + m.target + " -> " + m.source);
     return;
   }
-  RootPath t = m.create ? make_in_root(kNewRoot, m.target, m.file) : resolve_in_root(kNewRoot, m.target);
-  if (!t.exists)  // the plan checked it; the image changed since
-    throw Error("can't mount on " + m.target + ": it does not exist in image " + p.image + " (from " + m.origin + ")");
-  const std::string target = t.under(kNewRoot);
+  MountTree::Target t = tree.open(m.target, m.create ? (m.file ? Create::File : Create::Dir) : Create::No, m.origin);
+  if (!t.fd)  // the plan checked it; the image changed since
+    throw Error("can't mount on " + m.target + ": " + t.path + " does not exist in the container (image " + p.image +
+                ") (from " + m.origin + ")");
+  if (t.path == "/") throw Error("can't mount over the container's / (" + m.target + " from " + m.origin + ")");
+  if (t.is_dir == m.file)
+    throw Error("can't mount " + std::string(m.file ? "a file" : "a directory") + " on " + t.path + " (from " + m.origin +
+                "): it is " + (t.is_dir ? "a directory" : "a file") + " in the container");
+  UniqueFd made;
   switch (m.kind) {
     case Mount::Kind::Bind:
-      bind_mount(host_path(m.source), target, m.read_only);
+      made = bind_mount_at(host_path(m.source), t.fd.get(), t.path, m.read_only);
       break;
     case Mount::Kind::Tmpfs:
-      mount_tmpfs(target, m.source);
+      made = mount_tmpfs_at(t.fd.get(), t.path, m.source);
       break;
     case Mount::Kind::File: {
       const std::string file = std::string(kFiles) + "/" + std::to_string(index);
       write_file(file, m.content);
-      bind_mount(file, target, m.read_only);
+      made = bind_mount_at(file, t.fd.get(), t.path, m.read_only);
       break;
     }
     case Mount::Kind::Symlink:
-      break;  // made above
+      return;  // made above
   }
+  tree.mounted(made.get(), m.kind == Mount::Kind::Tmpfs, describe(m));
 }
 
 }  // namespace
@@ -138,7 +159,10 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
 
   // 3. The image at /newroot, then every mount of the plan, in order.
   mount_image_root(p);
-  for (std::size_t i = 0; i < p.mounts.size(); ++i) make_mount(p, p.mounts[i], static_cast<int>(i));
+  {
+    MountTree tree(kNewRoot);
+    for (std::size_t i = 0; i < p.mounts.size(); ++i) make_mount(p, tree, p.mounts[i], static_cast<int>(i));
+  }
 
   // 4. Into the image; the staging root and the host root go away together.
   pivot_root_detach_old(kNewRoot);

@@ -1,14 +1,17 @@
 #include "hpai/image_config.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/environment.hpp"
 #include "hpai/error.hpp"
+#include "hpai/fd.hpp"
+#include "hpai/fs_at.hpp"
 
 namespace hpai {
 
@@ -55,7 +58,9 @@ void read_config_section(const json& doc, const std::string& path, ImageConfig& 
       throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
 }
 
-ImageConfig parse_metadata(const std::string& text, const std::string& path) {
+}  // namespace
+
+ImageConfig image_config_from_metadata(const std::string& text, const std::string& path) {
   json doc;
   try {
     doc = json::parse(text);
@@ -88,16 +93,14 @@ ImageConfig parse_metadata(const std::string& text, const std::string& path) {
   return c;
 }
 
-}  // namespace
-
 ImageConfig read_image_config(const std::string& image_root) { return read_image_config(*open_directory_image(image_root)); }
 
 ImageConfig read_image_config(const ImageFs& image) {
   const std::string meta = image.describe() + "/" + kImageMetadataPath;
-  if (auto text = image.read_file(kImageMetadataPath)) return parse_metadata(*text, meta);
+  if (auto text = image.read_file(kImageMetadataPath, kMaxJsonDocument)) return image_config_from_metadata(*text, meta);
   ImageConfig c;
   const std::string ch_env = image.describe() + "/" + kChEnvironmentPath;
-  if (auto text = image.read_file(kChEnvironmentPath)) {
+  if (auto text = image.read_file(kChEnvironmentPath, kMaxEnvFile)) {
     for (const auto& a : parse_assignments(*text, ch_env)) c.env.push_back(a.name + "=" + a.value);
     c.metadata_path = ch_env;
   }
@@ -133,17 +136,17 @@ void write_image_config(const std::string& image_root, const ImageConfig& c) {
                      {"imported", c.import.imported}, {"layers", c.import.layers},
                      {"size", c.import.size},       {"source_size", c.import.source_size},
                      {"source_mtime", c.import.source_mtime}};
-  const std::string dir = image_root + "/.hpai";
-  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("can't create " + dir);
-  const std::string final_path = image_root + "/" + kImageMetadataPath;
-  const std::string tmp = final_path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) throw_errno("can't write " + tmp);
-    out << doc.dump(2) << "\n";
-    if (!out.flush()) throw_errno("can't write " + tmp);
-  }
-  check(rename(tmp.c_str(), final_path.c_str()), "can't rename " + tmp + " to " + final_path);
+  // By fd, in a .hpai made afresh: whatever the unpacked tree had there (a symlink out of
+  // the image, a file, a tree) goes first, so nothing can aim this write elsewhere.
+  UniqueFd root(open(image_root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!root) throw_errno("can't open image " + image_root);
+  remove_at(root.get(), kMetadataDirName);
+  const std::string dir_path = image_root + "/" + kMetadataDirName;
+  if (mkdirat(root.get(), kMetadataDirName, 0755) != 0) throw_errno("can't create " + dir_path);
+  UniqueFd dir(openat(root.get(), kMetadataDirName, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir) throw_errno("can't open " + dir_path);
+  if (fchmodat(root.get(), kMetadataDirName, 0755, 0) != 0) throw_errno("can't chmod " + dir_path);
+  write_new_file_at(dir.get(), "image.json", doc.dump(2) + "\n", 0644, image_root + "/" + kImageMetadataPath);
 }
 
 }  // namespace hpai

@@ -2,19 +2,19 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <vector>
 
 extern "C" {
 #include <squashfuse/squashfuse.h>
 }
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/fd.hpp"
 
@@ -22,16 +22,18 @@ namespace hpai {
 
 namespace {
 
+// An image directory on the host, read through an O_PATH fd of its root: every path is
+// resolved with openat2(RESOLVE_IN_ROOT), so the image's symlinks (absolute or "..")
+// are followed the way they will be inside the container, never onto the host.
 class DirectoryImage : public ImageFs {
  public:
-  explicit DirectoryImage(std::string root) : root_(std::move(root)) {}
+  explicit DirectoryImage(std::string root) : root_(std::move(root)) {
+    root_fd_.reset(open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root_fd_) throw_errno("can't open image " + root_);
+  }
   std::optional<ImageStat> lstat(const std::string& rel) const override {
     struct stat st {};
-    std::string path = rel.empty() ? root_ : root_ + "/" + rel;
-    if (::lstat(path.c_str(), &st) != 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-      throw_errno("can't examine " + path);
-    }
+    if (!lstat_at(rel, st)) return std::nullopt;
     ImageStat s;
     s.type = S_ISDIR(st.st_mode) ? ImageStat::Type::Dir : S_ISREG(st.st_mode) ? ImageStat::Type::File
              : S_ISLNK(st.st_mode) ? ImageStat::Type::Link : ImageStat::Type::Other;
@@ -39,37 +41,25 @@ class DirectoryImage : public ImageFs {
     return s;
   }
   std::string readlink(const std::string& rel) const override {
-    std::string path = root_ + "/" + rel;
+    auto [dir, name] = parent_of(rel);
+    if (!dir) throw_errno("can't read symlink " + describe(rel));
     std::vector<char> buf(4096);
-    auto n = ::readlink(path.c_str(), buf.data(), buf.size());
-    if (n < 0) throw_errno("can't read symlink " + path);
+    auto n = ::readlinkat(dir.get(), name.c_str(), buf.data(), buf.size());
+    if (n < 0) throw_errno("can't read symlink " + describe(rel));
     return std::string(buf.data(), static_cast<std::size_t>(n));
   }
   std::optional<std::string> read_file(const std::string& rel, std::size_t max) const override {
-    std::string path = root_ + "/" + rel;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      if (errno == ENOENT) return std::nullopt;
-      throw_errno("can't read " + path);
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().size() > max) throw Error(path + " is too large");
-    return ss.str();
+    return read_file_at(root_fd_.get(), rel, Resolve::InRoot, max, describe(rel));
   }
   std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset, std::size_t size) const override {
-    std::string path = root_ + "/" + rel;
-    UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-    if (!fd) {
-      if (errno == ENOENT) return std::nullopt;
-      throw_errno("can't read " + path);
-    }
+    UniqueFd fd = open_regular(root_fd_.get(), rel, Resolve::InRoot, describe(rel));
+    if (!fd) return std::nullopt;
     std::string buf(size, '\0');
     std::size_t done = 0;
     while (done < size) {
       ssize_t n = pread(fd.get(), buf.data() + done, size - done, static_cast<off_t>(offset + done));
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("can't read " + path);
+      if (n < 0) throw_errno("can't read " + describe(rel));
       if (n == 0) break;
       done += static_cast<std::size_t>(n);
     }
@@ -77,12 +67,17 @@ class DirectoryImage : public ImageFs {
     return buf;
   }
   std::vector<std::string> list(const std::string& rel) const override {
-    std::string path = rel.empty() ? root_ : root_ + "/" + rel;
     std::vector<std::string> names;
-    DIR* d = opendir(path.c_str());
-    if (!d) {
+    int fd = openat2_resolve(root_fd_.get(), rel, O_RDONLY | O_DIRECTORY | O_NONBLOCK | O_CLOEXEC,
+                             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd < 0) {
       if (errno == ENOENT || errno == ENOTDIR) return names;
-      throw_errno("can't list " + path);
+      throw_errno("can't list " + describe(rel));
+    }
+    DIR* d = fdopendir(fd);
+    if (!d) {
+      close(fd);
+      throw_errno("can't list " + describe(rel));
     }
     while (dirent* e = readdir(d))
       if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.emplace_back(e->d_name);
@@ -92,13 +87,42 @@ class DirectoryImage : public ImageFs {
   std::string describe() const override { return root_; }
 
  private:
+  std::string describe(const std::string& rel) const { return rel.empty() ? root_ : root_ + "/" + rel; }
+
+  // REL's parent directory, resolved inside the root, and REL's last component.
+  std::pair<UniqueFd, std::string> parent_of(const std::string& rel) const {
+    auto slash = rel.rfind('/');
+    if (slash == std::string::npos) return {UniqueFd(fcntl(root_fd_.get(), F_DUPFD_CLOEXEC, 0)), rel};
+    UniqueFd dir(openat2_resolve(root_fd_.get(), rel.substr(0, slash), O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+    return {std::move(dir), rel.substr(slash + 1)};
+  }
+
+  bool lstat_at(const std::string& rel, struct stat& st) const {
+    if (rel.empty()) {
+      if (fstat(root_fd_.get(), &st) != 0) throw_errno("can't examine " + root_);
+      return true;
+    }
+    auto [dir, name] = parent_of(rel);
+    if (!dir) {
+      if (errno == ENOENT || errno == ENOTDIR) return false;
+      throw_errno("can't examine " + describe(rel));
+    }
+    if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) return false;
+      throw_errno("can't examine " + describe(rel));
+    }
+    return true;
+  }
+
   std::string root_;
+  UniqueFd root_fd_;
 };
 
 class SquashfsImage : public ImageFs {
  public:
   explicit SquashfsImage(std::string file) : file_(std::move(file)) {
-    fd_.reset(open(file_.c_str(), O_RDONLY | O_CLOEXEC));
+    fd_ = open_regular(AT_FDCWD, file_, Resolve::Host, "SquashFS image " + file_);
     if (!fd_) throw_errno("can't open SquashFS image " + file_);
     sqfs_err err = sqfs_init(&fs_, fd_.get(), 0);
     if (err != SQFS_OK) throw Error("can't read SquashFS image " + file_ + ": not a SquashFS 4 image, or a compression this build lacks");
@@ -120,6 +144,8 @@ class SquashfsImage : public ImageFs {
   std::string readlink(const std::string& rel) const override {
     sqfs_inode inode;
     if (!lookup(rel, inode)) throw Error("no symlink " + rel + " in " + file_);
+    // The image says how long; a target longer than PATH_MAX can't be followed anyway.
+    if (inode.xtra.symlink_size >= 4096) throw Error("symlink " + rel + " in " + file_ + " is longer than PATH_MAX");
     std::vector<char> buf(inode.xtra.symlink_size + 1);
     size_t size = buf.size();
     if (sqfs_readlink(&fs_, &inode, buf.data(), &size) != SQFS_OK) throw Error("can't read symlink " + rel + " in " + file_);
@@ -185,9 +211,11 @@ std::unique_ptr<ImageFs> open_directory_image(const std::string& root) { return 
 std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file) { return std::make_unique<SquashfsImage>(file); }
 
 bool is_squashfs_file(const std::string& file) {
-  UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+  UniqueFd fd(open(file.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  struct stat st {};
+  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;  // a FIFO or device is no image
   char magic[4] = {};
-  return fd && ::read(fd.get(), magic, 4) == 4 && magic[0] == 'h' && magic[1] == 's' && magic[2] == 'q' && magic[3] == 's';
+  return ::read(fd.get(), magic, 4) == 4 && magic[0] == 'h' && magic[1] == 's' && magic[2] == 'q' && magic[3] == 's';
 }
 
 }  // namespace hpai

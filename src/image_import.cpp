@@ -277,9 +277,11 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   }
   UnpackStats stats = writer.stats();
 
-  // The config: the manifest's; a tar or directory brings its own .hpai/image.json or none.
-  ImageConfig config = img.config_json.empty() ? read_image_config(staging.path())
-                                               : image_config_from_oci(img.config_json, "image config");
+  // The config: the manifest's; a tar or directory may carry an hpai export's
+  // .hpai/image.json (read as data, never unpacked), or Charliecloud's ch/environment.
+  ImageConfig config = !img.config_json.empty()          ? image_config_from_oci(img.config_json, "image config")
+                       : writer.carried_metadata()       ? image_config_from_metadata(*writer.carried_metadata(), path + ":.hpai/image.json")
+                                                         : read_image_config(staging.path());
   std::string created = config.import.created;
   if (config.architecture.empty()) {
     config.architecture = sh_architecture(staging.path());

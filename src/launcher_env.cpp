@@ -51,6 +51,7 @@ std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::str
     if (std::find(seen.begin(), seen.end(), real) != seen.end()) continue;
     seen.push_back(real);
     out.push_back(bind_of(real, real, false, true, origin));
+    out.back().optional = true;  // e.g. under a $TMPDIR that is not /tmp: the job may not need it
     notes.push_back("launcher: binding " + origin + " " + real + " (PMIx rendezvous)");
   }
   return out;

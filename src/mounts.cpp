@@ -1,5 +1,6 @@
 #include "hpai/mounts.hpp"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
@@ -8,6 +9,7 @@
 #include <cerrno>
 
 #include "hpai/error.hpp"
+#include "hpai/fd.hpp"
 #include "hpai/log.hpp"
 
 namespace hpai {
@@ -39,6 +41,53 @@ void mount_tmpfs(const std::string& target, const std::string& options) {
   spdlog::debug("tmpfs {} ({})", target, options);
   check(mount("tmpfs", target.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()),
         "can't mount tmpfs on " + target + (options.empty() ? "" : " with " + options));
+}
+
+namespace {
+
+// Attaches the detached mount TREE at TARGET_FD.
+void attach(int tree, int target_fd, const std::string& what) {
+  check(move_mount(tree, "", target_fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH), "can't mount " + what);
+}
+
+}  // namespace
+
+UniqueFd bind_mount_at(const std::string& src, int target_fd, const std::string& target, bool read_only) {
+  spdlog::debug("bind {} -> {}{}", src, target, read_only ? " (ro)" : "");
+  const std::string what = src + " on " + target;
+  UniqueFd tree(open_tree(AT_FDCWD, src.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE));
+  if (!tree) throw_errno("can't bind " + what);
+  if (read_only) {
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY;
+    check(mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr), "can't make " + what + " read-only");
+  }
+  attach(tree.get(), target_fd, what);
+  return tree;
+}
+
+UniqueFd mount_tmpfs_at(int target_fd, const std::string& target, const std::string& options) {
+  spdlog::debug("tmpfs {} ({})", target, options);
+  const std::string what = "a tmpfs on " + target + (options.empty() ? "" : " with " + options);
+  UniqueFd fs(fsopen("tmpfs", FSOPEN_CLOEXEC));
+  if (!fs) throw_errno("can't mount " + what);
+  std::size_t start = 0;
+  while (start < options.size()) {
+    std::size_t comma = options.find(',', start);
+    std::string opt = options.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    start = comma == std::string::npos ? options.size() : comma + 1;
+    if (opt.empty()) continue;
+    auto eq = opt.find('=');
+    int rc = eq == std::string::npos ? fsconfig(fs.get(), FSCONFIG_SET_FLAG, opt.c_str(), nullptr, 0)
+                                     : fsconfig(fs.get(), FSCONFIG_SET_STRING, opt.substr(0, eq).c_str(),
+                                                opt.substr(eq + 1).c_str(), 0);
+    check(rc, "can't mount " + what + " (option " + opt + ")");
+  }
+  check(fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0), "can't mount " + what);
+  UniqueFd mnt(fsmount(fs.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV));
+  if (!mnt) throw_errno("can't mount " + what);
+  attach(mnt.get(), target_fd, what);
+  return mnt;
 }
 
 std::string overlay_escape(const std::string& path) {

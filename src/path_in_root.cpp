@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "hpai/error.hpp"
-#include "hpai/fd.hpp"
 
 namespace hpai {
 
@@ -17,6 +16,7 @@ namespace {
 
 constexpr int kMaxSymlinks = 40;  // the kernel's own limit
 
+// PATH's components, "" and "." dropped, put in front of TODO (a symlink's target) or behind.
 void push_components(std::deque<std::string>& todo, std::string_view path, bool front) {
   std::vector<std::string> parts;
   std::size_t start = 0;
@@ -27,10 +27,7 @@ void push_components(std::deque<std::string>& todo, std::string_view path, bool 
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  if (front)
-    todo.insert(todo.begin(), parts.begin(), parts.end());
-  else
-    todo.insert(todo.end(), parts.begin(), parts.end());
+  todo.insert(front ? todo.begin() : todo.end(), parts.begin(), parts.end());
 }
 
 std::string join(const std::vector<std::string>& parts) {
@@ -76,10 +73,9 @@ RootPath resolve_in_root(const ImageFs& image, std::string_view path) {
     if (st->type == ImageStat::Type::Link) {
       if (++links > kMaxSymlinks) throw Error("too many symlinks resolving " + std::string(path) + " in image " + root);
       const std::string target = image.readlink(join(done));
-      std::string_view t(target);
       done.pop_back();
-      if (!t.empty() && t.front() == '/') done.clear();
-      push_components(todo, t, true);
+      if (!target.empty() && target.front() == '/') done.clear();
+      push_components(todo, target, true);
       continue;
     }
     const bool is_dir = st->type == ImageStat::Type::Dir;
@@ -92,36 +88,106 @@ RootPath resolve_in_root(const ImageFs& image, std::string_view path) {
   return {join(done), true, true};
 }
 
-RootPath make_in_root(const std::string& root, std::string_view path, bool file) {
-  RootPath r = resolve_in_root(root, path);
-  if (r.exists) return r;
-  // RELATIVE is symlink-free up to the first missing component and literal after it,
-  // so walking it with O_NOFOLLOW and creating what is missing stays inside ROOT.
-  std::deque<std::string> parts;
-  push_components(parts, r.relative, false);
-  UniqueFd dir(open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!dir) throw_errno("can't open image root " + root);
-  std::string walked;
-  while (!parts.empty()) {
-    std::string part = std::move(parts.front());
-    parts.pop_front();
-    walked += "/" + part;
-    const bool last = parts.empty();
-    if (last && file) {
-      int fd = openat(dir.get(), part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-      if (fd < 0 && errno != EEXIST) throw_errno("can't create mount point " + walked + " in image " + root);
-      if (fd >= 0) close(fd);
-      break;
+// ---- MountTree ----
+
+MountTree::MountTree(const std::string& root) : root_path_(root) {
+  root_.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_) throw_errno("can't open the container root " + root);
+  mounts_[mount_id(root_.get(), "/")] = {true, "the image"};
+}
+
+std::uint64_t MountTree::mount_id(int fd, const std::string& path) const {
+  struct statx stx {};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &stx) != 0)
+    throw_errno("can't examine " + path + " in the container");
+  if (!(stx.stx_mask & STATX_MNT_ID))
+    throw Error("the kernel does not report mount ids (statx STATX_MNT_ID needs Linux >= 5.8)");
+  return stx.stx_mnt_id;
+}
+
+void MountTree::mounted(int mount_fd, bool owned, const std::string& what) {
+  mounts_[mount_id(mount_fd, what)] = {owned, what};
+}
+
+void MountTree::check_may_create(int dir, const std::string& dir_path, const std::string& want,
+                                 const std::string& origin) const {
+  auto it = mounts_.find(mount_id(dir, dir_path));
+  if (it != mounts_.end() && it->second.owned) return;
+  const std::string where = it != mounts_.end() ? it->second.what : "a mount that came with a host bind";
+  throw Error("can't create mount point " + want + " (from " + origin + "): " + dir_path + " is on " + where +
+              ", and hpai creates mount points only in the image or in a tmpfs of its own, never on the host "
+              "(an image symlink may lead there; bind onto a path that exists, or choose another destination)");
+}
+
+MountTree::Target MountTree::open(std::string_view path, Create create, const std::string& origin) {
+  if (path.empty() || path.front() != '/') throw Error("container path \"" + std::string(path) + "\" is not absolute");
+  std::deque<std::string> todo;
+  push_components(todo, path, false);
+  // The directories walked, from the root down, by fd: ".." pops one, so it can never
+  // climb above the root, and no path is looked up twice (nothing to race with).
+  struct Dir {
+    UniqueFd fd;
+    std::string name;
+  };
+  std::vector<Dir> stack;
+  stack.push_back({UniqueFd(fcntl(root_.get(), F_DUPFD_CLOEXEC, 0)), ""});
+  if (!stack.back().fd) throw_errno("can't open the container root");
+  auto canonical = [&stack](const std::string& more = "") {
+    std::string out;
+    for (std::size_t i = 1; i < stack.size(); ++i) out += "/" + stack[i].name;
+    if (!more.empty()) out += "/" + more;
+    return out.empty() ? std::string("/") : out;
+  };
+  int links = 0;
+  bool is_dir = true;
+  while (!todo.empty()) {
+    std::string part = std::move(todo.front());
+    todo.pop_front();
+    if (part == "..") {
+      if (stack.size() > 1) stack.pop_back();
+      continue;
     }
-    if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
-      throw_errno("can't create mount point " + walked + " in image " + root);
-    UniqueFd next(openat(dir.get(), part.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!next) throw_errno("can't open " + walked + " in image " + root);
-    dir = std::move(next);
+    const int dir = stack.back().fd.get();
+    UniqueFd fd(openat(dir, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    if (!fd && errno != ENOENT) throw_errno("can't open " + canonical(part) + " in the container (from " + origin + ")");
+    if (!fd) {
+      if (create == Create::No) {
+        std::string rest = canonical(part);
+        for (const auto& p : todo) rest += "/" + p;  // literal: nothing below a missing part exists
+        return {UniqueFd(), rest, false};
+      }
+      check_may_create(dir, canonical(), canonical(part), origin);
+      if (todo.empty() && create == Create::File) {
+        UniqueFd f(openat(dir, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!f && errno != EEXIST) throw_errno("can't create mount point " + canonical(part) + " (from " + origin + ")");
+      } else if (mkdirat(dir, part.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw_errno("can't create mount point " + canonical(part) + " (from " + origin + ")");
+      }
+      fd.reset(openat(dir, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (!fd) throw_errno("can't open " + canonical(part) + " in the container (from " + origin + ")");
+    }
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) throw_errno("can't examine " + canonical(part) + " in the container");
+    if (S_ISLNK(st.st_mode)) {
+      if (++links > kMaxSymlinks) throw Error("too many symlinks resolving " + std::string(path) + " in the container");
+      char buf[4096];
+      ssize_t n = readlinkat(fd.get(), "", buf, sizeof buf);
+      if (n < 0 || n == static_cast<ssize_t>(sizeof buf)) throw_errno("can't read symlink " + canonical(part));
+      std::string_view target(buf, static_cast<std::size_t>(n));
+      if (!target.empty() && target.front() == '/') stack.resize(1);
+      push_components(todo, target, true);
+      continue;
+    }
+    is_dir = S_ISDIR(st.st_mode);
+    if (!todo.empty() && !is_dir)
+      throw Error("can't resolve " + std::string(path) + " in the container: " + canonical(part) + " is not a directory");
+    stack.push_back({std::move(fd), part});
   }
-  r = resolve_in_root(root, path);
-  if (!r.exists) throw Error("can't create mount point " + std::string(path) + " in image " + root);
-  return r;
+  Target t;
+  t.path = canonical();
+  t.is_dir = is_dir;
+  t.fd = std::move(stack.back().fd);
+  return t;
 }
 
 }  // namespace hpai

@@ -185,33 +185,75 @@ void require_target(const ImageFs& image, const Mount& m, const RootPath& t) {
 
 bool image_has(const ImageFs& image, const std::string& path) { return resolve_in_root(image, path).exists; }
 
-// Checks every mount's target against the image. A target the mount may create is
-// made at run time on a writable root or inside an earlier tmpfs; on a read-only root
-// it goes into the plan's skeleton layer. Any other target must exist, of the right type.
-void place_mounts(Plan& p, const ImageFs& image, bool writable) {
-  for (std::size_t i = 0; i < p.mounts.size(); ++i) {
-    const Mount& m = p.mounts[i];
-    bool in_tmpfs = std::any_of(p.mounts.begin(), p.mounts.begin() + static_cast<std::ptrdiff_t>(i), [&](const Mount& earlier) {
-      return earlier.kind == Mount::Kind::Tmpfs && m.target.starts_with(earlier.target + "/");
-    });
-    if (in_tmpfs) continue;
-    if (m.kind == Mount::Kind::Symlink) throw Error("internal error: symlink " + m.target + " outside an injected tmpfs");
-    if (m.create && writable) continue;
-    RootPath t = resolve_in_root(image, m.target);
-    if (!t.exists && m.create) {
-      p.skeleton.push_back({"/" + t.relative, m.file});
-      continue;
-    }
-    if (m.kind == Mount::Kind::Tmpfs) {
-      if (!t.exists)
-        throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
-                    " (from " + m.origin + ")");
-      continue;
-    }
-    require_target(image, m, t);
-  }
+// "/a/b" is "/a" or below it.
+bool at_or_under(const std::string& path, const std::string& dir) {
+  return path == dir || (path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
 }
 
+// Checks every mount's target against the image and the mounts before it, and drops
+// those marked optional that can't be placed (with a note). A target resolves inside
+// the image (its symlinks followed as in the container); one that resolves to / is
+// refused. Below an earlier tmpfs it is made at run time; below an earlier bind it is
+// on the host, where hpai never creates anything, so it must exist there. A target in
+// the image that the mount may create is made at run time on a writable root, or goes
+// into the skeleton layer of a read-only one; any other target must exist, of the
+// right type. MountTree checks all of this again, by fd, as the mounts are made.
+void place_mounts(Plan& p, const ImageFs& image, bool writable) {
+  std::vector<Mount> kept;
+  std::vector<std::string> at;  // where each kept mount landed, canonical
+  for (Mount& m : p.mounts) {
+    auto skip = [&](const std::string& why) {
+      if (!m.optional) throw Error("can't mount " + m.source + " on " + m.target + ": " + why + " (from " + m.origin + ")");
+      p.notes.push_back("skipped " + m.origin + " " + m.source + ": " + why);
+    };
+    std::optional<std::size_t> tmpfs;
+    for (std::size_t j = 0; j < kept.size(); ++j)
+      if (kept[j].kind == Mount::Kind::Tmpfs && m.target.starts_with(kept[j].target + "/")) tmpfs = j;
+    if (tmpfs) {  // hpai's own, empty but for what the plan puts there
+      kept.push_back(m);
+      at.push_back(at[*tmpfs] + m.target.substr(kept[*tmpfs].target.size()));
+      continue;
+    }
+    if (m.kind == Mount::Kind::Symlink) throw Error("internal error: symlink " + m.target + " outside an injected tmpfs");
+    RootPath t = resolve_in_root(image, m.target);
+    const std::string where = "/" + t.relative;
+    if (where == "/") {
+      skip(m.target + " is the container's / (in image " + image.describe() + "), which can't be mounted over");
+      continue;
+    }
+    std::optional<std::size_t> bind;  // the last earlier bind at or above WHERE
+    for (std::size_t j = 0; j < kept.size(); ++j)
+      if (kept[j].kind != Mount::Kind::Tmpfs && at_or_under(where, at[j])) bind = j;
+    if (bind && where != at[*bind]) {
+      const Mount& b = kept[*bind];
+      const std::string host = b.source + where.substr(at[*bind].size());
+      struct stat st {};
+      if (b.kind == Mount::Kind::File || stat(host.c_str(), &st) != 0) {
+        skip(where + " lies inside the bind of " + b.source + " at " + at[*bind] + " (from " + b.origin + "), and " +
+             host + " does not exist on the host; hpai creates mount points only in the image or its own tmpfs");
+        continue;
+      }
+      if (S_ISDIR(st.st_mode) == m.file) {
+        skip(std::string(m.file ? "a file" : "a directory") + " can't be mounted on " + host + " (inside the bind of " +
+             b.source + " at " + at[*bind] + ")");
+        continue;
+      }
+      m.create = false;  // there already, on the host
+    } else if (!bind && !(m.create && writable)) {
+      if (!t.exists && m.create) {
+        p.skeleton.push_back({where, m.file});
+      } else if (m.kind == Mount::Kind::Tmpfs && !t.exists) {
+        throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image + " (from " +
+                    m.origin + ")");
+      } else if (m.kind != Mount::Kind::Tmpfs) {
+        require_target(image, m, t);
+      }
+    }
+    kept.push_back(m);
+    at.push_back(where);
+  }
+  p.mounts = std::move(kept);
+}
 
 // The profile named with --profile, else the site default, else none.
 std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& host) {
@@ -305,6 +347,14 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   p.profile_env = effect.env;
   // The launcher's PMIx rendezvous directories, before the user's binds.
   for (auto& m : launcher_mounts(host.env, p.notes)) p.mounts.push_back(std::move(m));
+  // -w: the payload may write the image, but not hpai's metadata (a rewritten
+  // image.json would break every later run).
+  if (p.root_mode == RootMode::Writable && !p.squashfs) {
+    auto dir = image->lstat(kMetadataDirName), meta = image->lstat(kImageMetadataPath);
+    if (dir && dir->type == ImageStat::Type::Dir && meta && meta->type == ImageStat::Type::File)
+      p.mounts.push_back(bind_of(p.image + "/" + kImageMetadataPath, std::string("/") + kImageMetadataPath, true, false,
+                                 "image metadata, read-only with -w"));
+  }
   // The user's binds last: on the command line, the user has the final word.
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
   place_mounts(p, *image, writable);

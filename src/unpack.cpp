@@ -6,14 +6,16 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <vector>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
+#include "hpai/fs_at.hpp"
+#include "hpai/image_config.hpp"
 #include "hpai/log.hpp"
 
 namespace hpai {
@@ -24,37 +26,13 @@ constexpr std::string_view kWhiteout = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
 
 int openat2_in_root(int root, const std::string& path, int flags) {
-  struct open_how how {};
-  how.flags = static_cast<std::uint64_t>(flags);
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  return static_cast<int>(syscall(SYS_openat2, root, path.empty() ? "." : path.c_str(), &how, sizeof how));
+  return openat2_resolve(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
 }
 
 std::pair<std::string, std::string> split(const std::string& rel) {
   auto slash = rel.rfind('/');
   if (slash == std::string::npos) return {"", rel};
   return {rel.substr(0, slash), rel.substr(slash + 1)};
-}
-
-// Removes NAME in DIR, recursing into directories through fds only (no path is
-// followed, so a symlink inside can't point the deletion elsewhere).
-void remove_at(int dir, const char* name) {
-  if (unlinkat(dir, name, 0) == 0 || errno == ENOENT) return;
-  if (errno != EISDIR && errno != EPERM) throw_errno(std::string("can't remove ") + name);
-  int fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0) throw_errno(std::string("can't open directory ") + name + " to remove it");
-  fchmod(fd, S_IRWXU);  // ours; may have been read-only
-  DIR* d = fdopendir(fd);
-  if (d == nullptr) {
-    close(fd);
-    throw_errno(std::string("can't read directory ") + name);
-  }
-  std::vector<std::string> children;
-  while (struct dirent* ent = readdir(d))
-    if (std::strcmp(ent->d_name, ".") != 0 && std::strcmp(ent->d_name, "..") != 0) children.emplace_back(ent->d_name);
-  for (const auto& c : children) remove_at(dirfd(d), c.c_str());
-  closedir(d);
-  if (unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno(std::string("can't remove ") + name);
 }
 
 }  // namespace
@@ -228,7 +206,34 @@ void LayerWriter::apply_entry(struct archive* a, struct archive_entry* e, const 
     return;
   }
   if (rel->empty()) return;  // the root: keep ours
+  if (*rel == kMetadataDirName || rel->starts_with(std::string(kMetadataDirName) + "/")) return metadata_entry(a, e, *rel, what);
   write_entry(a, e, *rel, what);
+}
+
+// The archive's .hpai/: hpai's metadata directory, which no archive gets to shape (a
+// symlink there would aim hpai's own writes). Its image.json is kept as data only.
+void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what) {
+  ++stats_.metadata;
+  if (rel != kImageMetadataPath || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) {
+    spdlog::debug("{}: ignoring {} (.hpai/ is hpai's own)", what, rel);
+    return;
+  }
+  if (archive_entry_size_is_set(e) && archive_entry_size(e) > static_cast<la_int64_t>(kMaxJsonDocument))
+    throw Error(what + ": " + rel + " is larger than hpai's limit of 16 MiB for image metadata");
+  std::string text;
+  const void* buf = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  while (true) {
+    int r = archive_read_data_block(a, &buf, &size, &offset);
+    if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
+    if (static_cast<std::uint64_t>(offset) + size > kMaxJsonDocument)
+      throw Error(what + ": " + rel + " is larger than hpai's limit of 16 MiB for image metadata");
+    if (text.size() < static_cast<std::size_t>(offset) + size) text.resize(static_cast<std::size_t>(offset) + size);
+    text.replace(static_cast<std::size_t>(offset), size, static_cast<const char*>(buf), size);
+  }
+  carried_metadata_ = std::move(text);
 }
 
 void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what) {

@@ -11,6 +11,7 @@
 
 namespace hpai {
 
+inline constexpr const char* kMetadataDirName = ".hpai";                // hpai's own directory in an image
 inline constexpr const char* kImageMetadataPath = ".hpai/image.json";  // relative to the image root
 inline constexpr const char* kChEnvironmentPath = "ch/environment";    // Charliecloud images' ENV
 inline constexpr int kImageMetadataVersion = 1;
@@ -49,7 +50,11 @@ ImageConfig image_config_from_oci(const std::string& config_json, const std::str
 ImageConfig read_image_config(const ImageFs& image);
 ImageConfig read_image_config(const std::string& image_root);  // a directory
 
-// Writes IMAGE/.hpai/image.json (atomically: temp file, then rename).
+// The metadata file's content (TEXT, read from PATH) as a config; Error naming PATH.
+ImageConfig image_config_from_metadata(const std::string& text, const std::string& path);
+
+// Writes IMAGE/.hpai/image.json into a .hpai directory made afresh (whatever was there
+// is removed first), by fd, mode 0644: for an image being imported, not yet visible.
 void write_image_config(const std::string& image_root, const ImageConfig& config);
 
 }  // namespace hpai

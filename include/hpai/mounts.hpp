@@ -4,6 +4,8 @@
 
 #include <string>
 
+#include "hpai/fd.hpp"
+
 namespace hpai {
 
 // Stops our mounts propagating to the host (and the host's to us).
@@ -17,6 +19,13 @@ void bind_mount(const std::string& src, const std::string& dst, bool read_only);
 void remount_read_only(const std::string& target);
 
 void mount_tmpfs(const std::string& target, const std::string& options);
+
+// The same onto an O_PATH fd of the target (MountTree::open): no path is looked up
+// again between the check and the mount. The bind's read-only flag is set on the whole
+// cloned tree before it is attached (mount_setattr), submounts included.
+// Both return the new mount's fd (MountTree::mounted records it).
+UniqueFd bind_mount_at(const std::string& src, int target_fd, const std::string& target, bool read_only);
+UniqueFd mount_tmpfs_at(int target_fd, const std::string& target, const std::string& options);
 
 // overlayfs with userxattr: the only kind an unprivileged user namespace may mount.
 void mount_overlay(const std::string& lower, const std::string& upper, const std::string& work,

@@ -1,11 +1,20 @@
-// Resolving a container path inside an image directory on the host, the way the
-// kernel will resolve it once the image is "/": absolute symlinks restart at the
-// image root and ".." stops there, so no bind target can land outside the image.
+// Resolving a container path inside an image, the way the kernel will resolve it once
+// the image is "/": absolute symlinks restart at the image root and ".." stops there.
+//
+// Two resolvers share that rule. resolve_in_root() reads an image (a directory or a
+// SquashFS file) while a launch is planned. MountTree walks the container being
+// assembled, by file descriptor, and is where every mount point is made: it creates a
+// missing directory or file only on a mount hpai owns (the image root, a tmpfs of its
+// own), never on a bind from the host, so no image symlink can aim hpai's mkdir at a
+// host directory ($TMPDIR, $HOME, a bind source).
 #pragma once
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 
+#include "hpai/fd.hpp"
 #include "hpai/image_fs.hpp"
 
 namespace hpai {
@@ -22,8 +31,41 @@ struct RootPath {
 RootPath resolve_in_root(const ImageFs& image, std::string_view path);
 RootPath resolve_in_root(const std::string& root, std::string_view path);  // a directory
 
-// Resolves PATH and creates what is missing: directories, and for the last component a
-// directory or (FILE true) an empty file. Returns the resolved path.
-RootPath make_in_root(const std::string& root, std::string_view path, bool file);
+// A container root under construction (run time, inside the mount namespace).
+class MountTree {
+ public:
+  // ROOT: the directory that becomes "/"; things may be created on its own mount.
+  explicit MountTree(const std::string& root);
+
+  enum class Create { No, Dir, File };
+  struct Target {
+    UniqueFd fd;       // O_PATH; empty when missing and not created
+    std::string path;  // canonical container path ("/" for the root), or as far as it exists
+    bool is_dir = false;
+  };
+
+  // Resolves PATH inside the root. With CREATE, a missing last component (and missing
+  // directories on the way) is made, but only on a mount hpai owns; elsewhere Error
+  // naming the mount and ORIGIN (what asked for PATH).
+  Target open(std::string_view path, Create create, const std::string& origin);
+
+  // Records the mount just made (MOUNT_FD, from mounts.hpp): OWNED (a tmpfs of hpai's:
+  // mount points may be created in it) or not; WHAT describes it for messages.
+  void mounted(int mount_fd, bool owned, const std::string& what);
+
+  int root_fd() const { return root_.get(); }
+
+ private:
+  struct MountInfo {
+    bool owned = false;
+    std::string what;
+  };
+  std::uint64_t mount_id(int fd, const std::string& path) const;
+  void check_may_create(int dir, const std::string& dir_path, const std::string& want, const std::string& origin) const;
+
+  std::string root_path_;
+  UniqueFd root_;
+  std::map<std::uint64_t, MountInfo> mounts_;
+};
 
 }  // namespace hpai

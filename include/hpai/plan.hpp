@@ -82,6 +82,7 @@ struct Mount {
   bool file = false;    // the target is a file, not a directory
   std::string content;  // Kind::File: the bytes to put there
   std::string origin;   // "default", "-b /x", "--home", ...
+  bool optional = false;  // dropped with a note where it can't be placed (the launcher's PMIx directories)
 };
 
 // A bind of host path SRC (symlink-free, existing) at DST.

@@ -5,7 +5,8 @@
 // etc/passwd, never the host's. Members with "..", device nodes, FIFOs and anything
 // under /dev are dropped; setuid/setgid bits are stripped; directories are made u+rwx
 // and files u+rw so the user can delete the image later. OCI whiteouts (".wh.NAME",
-// ".wh..wh..opq") delete what lower layers wrote.
+// ".wh..wh..opq") delete what lower layers wrote. Nothing under the archive's own .hpai/
+// is written: that directory is hpai's, made afresh after the unpack.
 #pragma once
 
 #include <cstdint>
@@ -28,6 +29,7 @@ struct UnpackStats {
   std::uint64_t dropped = 0;         // device nodes, FIFOs, sockets, /dev contents
   std::uint64_t rejected = 0;        // unsafe members skipped ("..", escaping links)
   std::uint64_t setid_stripped = 0;  // setuid/setgid bits removed
+  std::uint64_t metadata = 0;        // entries under the archive's own .hpai/ (never written)
 };
 
 // A member's path made relative to the image root: leading "/" and "./" removed,
@@ -51,6 +53,9 @@ class LayerWriter {
   void begin_layer();
   void apply_entry(struct archive* a, struct archive_entry* e, const char* path, const std::string& what);
   const UnpackStats& stats() const { return stats_; }
+  // The content of the archive's own .hpai/image.json (an hpai export carries one), read
+  // as data; hpai writes the image's metadata itself (image_config.cpp).
+  const std::optional<std::string>& carried_metadata() const { return carried_metadata_; }
 
  private:
   int parent_dir(const std::string& rel_dir, bool create);
@@ -60,6 +65,7 @@ class LayerWriter {
   void whiteout(const std::string& dir, const std::string& name, const std::string& rel);
   void opaque(const std::string& dir);
   void write_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what);
+  void metadata_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what);
 
   std::string root_;
   UniqueFd root_fd_;
@@ -67,6 +73,7 @@ class LayerWriter {
   UniqueFd cached_fd_;
   std::unordered_set<std::string> this_layer_;  // paths written by the layer being applied
   UnpackStats stats_;
+  std::optional<std::string> carried_metadata_;
   mode_t old_umask_;
 };
 

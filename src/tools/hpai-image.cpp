@@ -127,12 +127,13 @@ int main(int argc, char** argv) {
         std::printf("%s: already imported from %s at %s (use --force to import again)\n", r.name.c_str(),
                     r.config.import.source.c_str(), r.config.import.imported.c_str());
       else
-        std::printf("%s: imported %s (%s, %d layer%s, %s in %llu files; dropped %llu device nodes/FIFOs, setuid/setgid "
-                    "stripped from %llu) into %s\n",
+        std::printf("%s: imported %s (%s, %d layer%s, %s in %llu files; dropped %llu device nodes/FIFOs and %llu entries "
+                    "of the source's own .hpai/, setuid/setgid stripped from %llu) into %s\n",
                     r.name.c_str(), r.config.import.source.c_str(), r.config.import.format.c_str(), r.config.import.layers,
                     r.config.import.layers == 1 ? "" : "s", human(r.stats.bytes).c_str(),
                     static_cast<unsigned long long>(r.stats.files), static_cast<unsigned long long>(r.stats.dropped),
-                    static_cast<unsigned long long>(r.stats.setid_stripped), r.dir.c_str());
+                    static_cast<unsigned long long>(r.stats.metadata), static_cast<unsigned long long>(r.stats.setid_stripped),
+                    r.dir.c_str());
       if (r.stats.rejected > 0)
         spdlog::warn("{}: skipped {} unsafe member(s) (paths with \"..\" or links leaving the image); -v lists them", r.name,
                      r.stats.rejected);

@@ -9,7 +9,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hpai/userns.hpp"
+#include "namespaces.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
@@ -20,24 +20,7 @@ TEST(Mounts, OverlayEscape) {
   EXPECT_EQ(overlay_escape("/a,b:c\\d"), "/a\\,b\\:c\\\\d");
 }
 
-// Runs FN in a child inside fresh user+mount namespaces; returns its exit status.
-template <typename Fn>
-int in_namespaces(Fn fn) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    try {
-      enter_user_namespace({getuid(), getuid(), getgid(), getgid()});
-      make_mounts_private();
-      _exit(fn());
-    } catch (const std::exception& e) {
-      fprintf(stderr, "child: %s\n", e.what());
-      _exit(100);
-    }
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using test::in_namespaces;
 
 TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
   test::TempDir tmp;

@@ -96,10 +96,10 @@ TEST_F(PlanTest, DefaultMountsInOrder) {
   ASSERT_EQ(p.skeleton.size(), 1u);
   EXPECT_EQ(p.skeleton[0].path, "/etc/resolv.conf");
   EXPECT_TRUE(p.skeleton[0].file);
-  // -w never writes a mount point into the image for it.
+  // -w never writes a mount point into the image for it; hpai's metadata is kept read-only.
   opts_.write = true;
-  EXPECT_EQ(targets(make_plan(opts_, host_)),
-            (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/passwd", "/etc/group", "/tmp"}));
+  EXPECT_EQ(targets(make_plan(opts_, host_)), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/passwd",
+                                                                       "/etc/group", "/tmp", "/.hpai/image.json"}));
 }
 
 TEST_F(PlanTest, IdsGoThroughTheMap) {
