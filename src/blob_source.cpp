@@ -6,8 +6,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/unpack.hpp"
 
@@ -20,9 +23,12 @@ struct ArchiveDeleter {
 };
 using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 
-std::string normalise(const char* name) {
+// A member name as the archive's index uses it; nullopt for names that leave the
+// archive ("..") or name its root: no blob is called that.
+std::optional<std::string> normalise(const char* name) {
   auto s = sanitize_member_path(name != nullptr ? name : "");
-  return s ? *s : std::string();
+  if (!s || s->empty()) return std::nullopt;
+  return s;
 }
 
 ArchivePtr open_tar(const std::string& path) {
@@ -61,11 +67,7 @@ class DirectoryStore : public BlobStore {
     return std::make_unique<FileSource>(root_ + "/" + path);
   }
   std::string read_small(const std::string& path, std::size_t max) const override {
-    FileSource f(root_ + "/" + path);
-    if (f.size() > max) throw Error(describe(path) + " is too large (" + std::to_string(f.size()) + " bytes)");
-    std::string out;
-    drain(f, [&](const void* p, std::size_t n) { out.append(static_cast<const char*>(p), n); });
-    return out;
+    return read_host_file(root_ + "/" + path, max, describe(path));
   }
   std::string describe(const std::string& path) const override { return root_ + "/" + path; }
 
@@ -90,7 +92,7 @@ class TarStore : public BlobStore {
 }  // namespace
 
 FileSource::FileSource(const std::string& path) : path_(path) {
-  fd_.reset(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  fd_ = open_regular(AT_FDCWD, path, Resolve::Host, path);  // a FIFO or /dev/zero is no archive
   if (!fd_) throw_errno("can't open " + path);
   struct stat st {};
   if (fstat(fd_.get(), &st) != 0) throw_errno("can't stat " + path);
@@ -110,25 +112,69 @@ TarMembers::TarMembers(std::string path) : path_(std::move(path)) {
   ArchivePtr a = open_tar(path_);
   struct archive_entry* e = nullptr;
   int r;
-  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)
-    names_.push_back(normalise(archive_entry_pathname(e)));
+  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+    auto n = normalise(archive_entry_pathname(e));
+    if (!n) continue;
+    if (is_blob(e)) {
+      names_.push_back(*n);
+    } else if (archive_entry_filetype(e) == AE_IFLNK && archive_entry_symlink(e) != nullptr) {
+      // docker save writes a layer that two images share once, and a symlink for the other.
+      std::string target = archive_entry_symlink(e);
+      if (!target.empty() && target.front() != '/') target = n->substr(0, n->rfind('/') + 1) + target;
+      if (auto t = resolve_dots(target)) links_[*n] = *t;
+    }
+  }
   if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a.get()));
 }
 
-bool TarMembers::has(const std::string& name) const {
-  std::string want = normalise(name.c_str());
-  for (const auto& n : names_)
-    if (n == want) return true;
-  return false;
+std::optional<std::string> TarMembers::resolve_dots(const std::string& path) {
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (part == "..") {
+      if (parts.empty()) return std::nullopt;  // out of the archive
+      parts.pop_back();
+    } else if (!part.empty() && part != ".") {
+      parts.push_back(part);
+    }
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
+  return out.empty() ? std::nullopt : std::optional<std::string>(out);
 }
 
+std::optional<std::string> TarMembers::regular_member(const std::string& name) const {
+  auto want = normalise(name.c_str());
+  for (int hops = 0; want && hops < 8; ++hops) {
+    if (std::find(names_.begin(), names_.end(), *want) != names_.end()) return want;
+    auto link = links_.find(*want);
+    if (link == links_.end()) return std::nullopt;
+    want = link->second;
+  }
+  return std::nullopt;
+}
+
+bool TarMembers::is_blob(struct archive_entry* e) {
+  // Only a plain file holds data: a directory, link or device "member" read as a blob
+  // would be an empty layer the archive never had.
+  return archive_entry_filetype(e) == AE_IFREG && archive_entry_hardlink(e) == nullptr;
+}
+
+bool TarMembers::has(const std::string& name) const { return regular_member(name).has_value(); }
+
 std::unique_ptr<ByteSource> TarMembers::open(const std::string& name) const {
-  std::string want = normalise(name.c_str());
+  auto want = regular_member(name);
+  if (!want) throw Error("archive " + path_ + " has no file " + name);
   ArchivePtr a = open_tar(path_);
   struct archive_entry* e = nullptr;
   int r;
   while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
-    if (normalise(archive_entry_pathname(e)) == want) return std::make_unique<MemberSource>(std::move(a), path_ + ":" + name);
+    if (is_blob(e) && normalise(archive_entry_pathname(e)) == want)
+      return std::make_unique<MemberSource>(std::move(a), path_ + ":" + name);
   }
   if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a.get()));
   throw Error("archive " + path_ + " has no member " + name);

@@ -182,7 +182,8 @@ std::optional<ElfInfo> parse_elf(const std::string& bytes, const std::string& wh
 }
 
 std::optional<ElfInfo> read_elf(const std::string& path) {
-  UniqueFd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  // O_NONBLOCK: a FIFO where a library should be must not hang the check.
+  UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) throw_errno("can't open " + path);
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) throw_errno("can't stat " + path);

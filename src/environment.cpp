@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 
 extern char** environ;
@@ -82,12 +83,7 @@ Assignment parse_assignment(std::string_view text, std::string_view origin) {
 }
 
 std::vector<Assignment> read_assignment_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw_errno("can't read --set-env file " + path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) throw_errno("can't read --set-env file " + path);
-  return parse_assignments(ss.str(), path);
+  return parse_assignments(read_host_file(path, kMaxEnvFile, "--set-env file " + path), path);
 }
 
 std::vector<Assignment> parse_assignments(const std::string& text, const std::string& origin) {

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <functional>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/mounts.hpp"
 #include "hpai/nvidia.hpp"
@@ -24,10 +25,14 @@ namespace {
 constexpr long kTmpfsMagic = 0x01021994;
 
 std::optional<std::string> read_line(const std::string& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return std::nullopt;
-  return line;
+  std::optional<std::string> text;
+  try {
+    text = read_file_at(AT_FDCWD, path, Resolve::Host, kMaxSmallFile, path);
+  } catch (const Error&) {
+    return std::nullopt;  // unreadable says as little as missing here
+  }
+  if (!text || text->empty()) return std::nullopt;
+  return text->substr(0, text->find('\n'));
 }
 
 bool executable_in_path(const std::string& name, const Environment& env) {

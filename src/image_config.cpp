@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <nlohmann/json.hpp>
 
@@ -12,6 +13,7 @@
 #include "hpai/error.hpp"
 #include "hpai/fd.hpp"
 #include "hpai/fs_at.hpp"
+#include "hpai/json_source.hpp"
 
 namespace hpai {
 
@@ -56,20 +58,14 @@ void read_config_section(const json& doc, const std::string& path, ImageConfig& 
   for (const auto& e : c.env)
     if (e.find('=') == std::string::npos || e.front() == '=')
       throw Error("image metadata " + path + ": Env entry \"" + e + "\" is not NAME=VALUE");
+  // A NUL would silently cut the value at execve.
+  auto has_nul = [](const std::string& v) { return v.find('\0') != std::string::npos; };
+  auto any_nul = [&](const std::vector<std::string>& l) { return std::any_of(l.begin(), l.end(), has_nul); };
+  if (any_nul(c.env) || any_nul(c.entrypoint) || any_nul(c.cmd) || has_nul(c.workdir) || has_nul(c.user))
+    throw Error("image metadata " + path + ": Env, Entrypoint, Cmd, WorkingDir or User contains a NUL character");
 }
 
-}  // namespace
-
-ImageConfig image_config_from_metadata(const std::string& text, const std::string& path) {
-  json doc;
-  try {
-    doc = json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error("image metadata " + path + " is not valid JSON (byte " + std::to_string(e.byte) +
-                "); re-import the image or remove the file");
-  } catch (const json::exception& e) {  // a number out of range
-    throw Error("image metadata " + path + " is not valid JSON (" + e.what() + "); re-import the image or remove the file");
-  }
+ImageConfig metadata_from_json(const json& doc, const std::string& path) {
   if (!doc.is_object()) throw Error("image metadata " + path + ": top level must be an object");
   int version = doc.value("hpai_image_version", 0);
   if (version != kImageMetadataVersion)
@@ -93,6 +89,18 @@ ImageConfig image_config_from_metadata(const std::string& text, const std::strin
   return c;
 }
 
+}  // namespace
+
+ImageConfig image_config_from_metadata(const std::string& text, const std::string& path) {
+  try {
+    return metadata_from_json(parse_json(text, "image metadata " + path), path);
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + "; re-import the image or remove the file");
+  } catch (const json::exception& e) {  // a value of the wrong type
+    throw Error("image metadata " + path + ": " + e.what() + "; re-import the image or remove the file");
+  }
+}
+
 ImageConfig read_image_config(const std::string& image_root) { return read_image_config(*open_directory_image(image_root)); }
 
 ImageConfig read_image_config(const ImageFs& image) {
@@ -108,14 +116,7 @@ ImageConfig read_image_config(const ImageFs& image) {
 }
 
 ImageConfig image_config_from_oci(const std::string& config_json, const std::string& what) {
-  json doc;
-  try {
-    doc = json::parse(config_json);
-  } catch (const json::parse_error& e) {
-    throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
-  } catch (const json::exception& e) {  // a number out of range
-    throw Error(what + " is not valid JSON (" + e.what() + ")");
-  }
+  json doc = parse_json(config_json, what);
   if (!doc.is_object()) throw Error(what + ": top level must be an object");
   ImageConfig c;
   read_config_section(doc, what, c);

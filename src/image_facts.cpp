@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/elf.hpp"
 #include "hpai/environment.hpp"
 #include "hpai/error.hpp"
@@ -149,7 +150,7 @@ void find_cuda(const ImageFs& image, const ImageConfig& config, ImageFacts& f, c
     }
   }
   if (f.cuda.empty()) {
-    if (auto v = image.read_file("usr/local/cuda/version.json", 1 << 20)) {
+    if (auto v = image.read_file("usr/local/cuda/version.json", kMaxSmallFile)) {
       try {
         auto j = nlohmann::json::parse(*v);
         f.cuda = major_minor(j.at("cuda").at("version").get<std::string>());

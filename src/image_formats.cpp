@@ -6,7 +6,9 @@
 
 #include "hpai/digest.hpp"
 #include "hpai/error.hpp"
+#include "hpai/json_source.hpp"
 #include "hpai/log.hpp"
+#include "hpai/unpack.hpp"
 
 namespace hpai {
 
@@ -35,15 +37,23 @@ bool is_layer_type(const std::string& t) {
   return false;
 }
 
-json parse(const std::string& text, const std::string& what) {
-  try {
-    return json::parse(text);
-  } catch (const json::parse_error& e) {
-    throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
-  } catch (const json::exception& e) {  // a number out of range
-    throw Error(what + " is not valid JSON (" + e.what() + ")");
-  }
+bool is_hex64(const std::string& s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
 }
+
+// A member named by manifest.json: it must stay inside the archive and name a file
+// ("../../x/layer.tar" would otherwise normalise to the archive's root entry).
+std::string member_path(const std::string& path, const std::string& which, const std::string& what) {
+  auto clean = sanitize_member_path(path);
+  if (!clean || clean->empty() || path.find('\0') != std::string::npos)
+    throw Error(what + ": " + which + " path \"" + path + "\" leaves the archive or names no file");
+  return *clean;
+}
+
+json parse(const std::string& text, const std::string& what) { return parse_json(text, what); }
 
 std::string str(const json& j, const char* key, const std::string& what) {
   if (!j.is_object() || !j.contains(key) || !j.at(key).is_string())
@@ -216,14 +226,15 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty() &&
       entry->at("RepoTags")[0].is_string())
     r.ref_name = entry->at("RepoTags")[0].get<std::string>();
-  const std::string config_path = str(*entry, "Config", what);
+  const std::string config_path = member_path(str(*entry, "Config", what), "config", what);
   if (!store.has(config_path)) throw Error(what + ": config " + store.describe(config_path) + " is missing");
   r.config_json = store.read_small(config_path);
   std::string config_hex = sha256_of(r.config_json);
-  // Docker names the config after its digest ("<hex>.json", or "blobs/sha256/<hex>").
-  std::string base = config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1);
+  // Docker names the config after its digest ("<hex>.json", or "blobs/sha256/<hex>");
+  // a name in upper case is the same digest and is checked all the same.
+  std::string base = lower(config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1));
   if (base.ends_with(".json")) base.resize(base.size() - 5);
-  if (base.size() == 64 && base.find_first_not_of("0123456789abcdef") == std::string::npos && base != config_hex)
+  if (is_hex64(base) && base != config_hex)
     throw Error(store.describe(config_path) + " does not match its digest sha256:" + base + " (corrupt or tampered)");
   r.manifest_digest = "sha256:" + config_hex;
   json config = parse(r.config_json, store.describe(config_path));
@@ -236,9 +247,9 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   for (std::size_t i = 0; i < layers.size(); ++i) {
     if (!layers[i].is_string()) throw Error(what + ": layer paths must be strings");
     LayerRef l;
-    l.path = layers[i].get<std::string>();
+    l.path = member_path(layers[i].get<std::string>(), "layer " + std::to_string(i + 1), what);
     l.diff_id_hex = ids[i];
-    if (l.path.starts_with("blobs/sha256/")) l.blob_hex = l.path.substr(13);
+    if (l.path.starts_with("blobs/sha256/") && is_hex64(lower(l.path.substr(13)))) l.blob_hex = lower(l.path.substr(13));
     if (!store.has(l.path)) throw Error(what + ": layer " + store.describe(l.path) + " is missing");
     r.layers.push_back(l);
   }

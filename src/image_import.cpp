@@ -37,7 +37,8 @@ bool exists(const std::string& p) {
   return stat(p.c_str(), &st) == 0;
 }
 
-bool is_hex64(std::string_view s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string_view::npos; }
+// Blob names in any case: an upper-case digest name is still a blob (and checked as one).
+bool is_hex64(std::string_view s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos; }
 
 // Splits "PATH:TAG" when PATH exists and the whole string does not.
 void split_tag(const std::string& source, std::string& path, std::string& tag) {

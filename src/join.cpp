@@ -9,6 +9,10 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -179,6 +183,47 @@ std::string seconds(std::chrono::milliseconds ms) {
   }
 }
 
+// The uid holding the abstract socket NAME, from the kernel's socket diagnostics
+// (sock_diag, Linux >= 5.3): the only way to learn who bound a name that accepts no
+// connection. nullopt when the kernel doesn't say.
+std::optional<uid_t> abstract_socket_owner(const std::string& name) {
+  UniqueFd nl(socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!nl) return std::nullopt;
+  struct {
+    nlmsghdr nlh;
+    unix_diag_req req;
+  } msg{};
+  msg.nlh.nlmsg_len = sizeof msg;
+  msg.nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  msg.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  msg.req.sdiag_family = AF_UNIX;
+  msg.req.udiag_states = ~0u;
+  msg.req.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_UID;
+  if (send(nl.get(), &msg, sizeof msg, 0) != static_cast<ssize_t>(sizeof msg)) return std::nullopt;
+  const std::string want = std::string(1, '\0') + name;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    ssize_t n = recv(nl.get(), buf.data(), buf.size(), 0);
+    if (n <= 0) return std::nullopt;
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+      if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return std::nullopt;
+      auto* d = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
+      int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *d));
+      std::optional<std::string> got;
+      std::optional<uid_t> uid;
+      for (auto* a = reinterpret_cast<rtattr*>(d + 1); RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+        if (a->rta_type == UNIX_DIAG_NAME) got.emplace(static_cast<const char*>(RTA_DATA(a)), RTA_PAYLOAD(a));
+        if (a->rta_type == UNIX_DIAG_UID && RTA_PAYLOAD(a) >= sizeof(uid_t)) {
+          uid_t u;
+          std::memcpy(&u, RTA_DATA(a), sizeof u);
+          uid = u;
+        }
+      }
+      if (got == want) return uid;
+    }
+  }
+}
+
 void ignore_job_control_signals() {
   for (int sig : {SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE, SIGQUIT}) signal(sig, SIG_IGN);
 }
@@ -244,6 +289,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
   const auto start = Clock::now();
   const auto deadline = start + s.timeout;
   int elections = 0;
+  Clock::time_point refused_since{};  // since when the name is bound, but nobody accepts
+  bool refused = false;
   for (;;) {
     UniqueFd sock = new_socket();
     if (bind(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) {
@@ -254,13 +301,25 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
     if (errno != EADDRINUSE) throw_errno("join: can't bind the node's join socket @" + name);
     sock = new_socket();
     if (connect(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) != 0) {
-      // The name's holder is between bind and listen, or just went away: try again.
+      // The name's holder is between bind and listen (microseconds), or just went away:
+      // try again. Refused for a whole second, the name is held by something that never
+      // listens: someone squatting it. Say who, and don't wait for the timeout.
       if (errno != ECONNREFUSED && errno != ENOENT && errno != EAGAIN) throw_errno("join: can't connect to @" + name);
+      if (!refused) refused_since = Clock::now();
+      refused = true;
+      if (Clock::now() - refused_since > std::chrono::seconds(1)) {
+        auto owner = abstract_socket_owner(name);
+        if (owner != getuid())
+          throw JoinUnavailable("join: the node's join socket @" + name + " is bound by " +
+                                (owner ? "uid " + std::to_string(*owner) : std::string("another process")) +
+                                " but accepts no connection (another user holds this job's join name)");
+      }
     } else {
+      refused = false;
       const ucred keeper = peer_of(sock.get());
       if (keeper.uid != getuid())
-        throw Error("join: socket @" + name + " is held by uid " + std::to_string(keeper.uid) + " (pid " +
-                    std::to_string(keeper.pid) + "), not by you; give a --join-tag of your own");
+        throw JoinUnavailable("join: the node's join socket @" + name + " is held by uid " + std::to_string(keeper.uid) +
+                              " (pid " + std::to_string(keeper.pid) + "), not by you (another user holds this job's join name)");
       auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
       set_receive_timeout(sock.get(), left);
       Message m;

@@ -6,6 +6,7 @@
 #include <sstream>
 #include <vector>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 
 namespace hpai {
@@ -108,7 +109,7 @@ class PositionRecorder : public nlohmann::json_sax<json> {
     return true;
   }
   bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
-  static constexpr std::size_t kMaxDepth = 128;
+  static constexpr std::size_t kMaxDepth = kMaxJsonDepth;
   std::optional<std::size_t> too_deep_at() const { return too_deep_at_; }
 
  private:
@@ -204,13 +205,25 @@ JsonSource JsonSource::parse(const std::string& text, const std::string& file) {
   return s;
 }
 
-JsonSource JsonSource::load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("can't read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw_errno("can't read " + path);
-  return parse(text.str(), path);
+JsonSource JsonSource::load(const std::string& path, std::size_t max) {
+  return parse(read_host_file(path, max, path), path);
+}
+
+nlohmann::json parse_json(const std::string& text, const std::string& what) {
+  struct TooDeep {};
+  try {
+    return json::parse(text, [](int depth, json::parse_event_t event, json&) {
+      if (depth >= kMaxJsonDepth && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+        throw TooDeep{};
+      return true;
+    });
+  } catch (const TooDeep&) {
+    throw Error(what + ": JSON nested more than " + std::to_string(kMaxJsonDepth) + " levels deep");
+  } catch (const json::parse_error& e) {
+    throw Error(what + " is not valid JSON (byte " + std::to_string(e.byte) + ")");
+  } catch (const json::exception& e) {  // a number out of range
+    throw Error(what + " is not valid JSON (" + e.what() + ")");
+  }
 }
 
 SourcePos JsonSource::where(const std::string& pointer) const {

@@ -93,7 +93,17 @@ void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) 
   }
   const std::string key = node_key(o);
   JoinTicket ticket;
-  if (auto leader = join_node(*settings, ticket)) {
+  std::optional<JoinLeader> leader;
+  try {
+    leader = join_node(*settings, ticket);
+  } catch (const JoinUnavailable& e) {
+    // Safe and slower: this rank's own container, as with --no-join.
+    spdlog::warn("{}; this rank builds a container of its own (a --join-tag of your own shares one again)", e.what());
+    Plan p = make_plan(o, host);
+    start_gpu_stats(sink, p);
+    run_container(p, nullptr, "", stats);
+  }
+  if (leader) {
     // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
     Plan p = make_plan(o, host);
     start_gpu_stats(sink, p);

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 
 namespace hpai {
@@ -63,11 +64,7 @@ std::vector<LdCacheEntry> parse_ld_cache(std::string_view b, const std::string& 
 }
 
 std::vector<LdCacheEntry> read_ld_cache(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("can't read linker cache " + path);
-  std::ostringstream bytes;
-  bytes << in.rdbuf();
-  return parse_ld_cache(bytes.str(), path);
+  return parse_ld_cache(read_host_file(path, kMaxLdCache, "linker cache " + path), path);
 }
 
 bool is_native_abi(std::uint32_t flags) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/path_in_root.hpp"
 
@@ -62,7 +63,7 @@ std::optional<FoundLibrary> find_library(const ImageFs& fs, const std::string& p
 
 std::vector<FoundLibrary> image_libraries(const ImageFs& image, const std::set<std::string>& linker_names) {
   std::vector<FoundLibrary> out;
-  auto bytes = image.read_file("etc/ld.so.cache", 64 << 20);
+  auto bytes = image.read_file("etc/ld.so.cache", kMaxLdCache);
   if (!bytes) return out;
   for (const auto& e : parse_ld_cache(*bytes, image.describe() + "/etc/ld.so.cache")) {
     if (!is_native_abi(e.flags) || e.path.empty() || e.path.front() != '/') continue;

@@ -83,24 +83,38 @@ HostContext HostContext::current() {
 
 namespace {
 
-// IMAGE is a directory or SquashFS file, else the name of an image in storage.
+bool is_image_name(const std::string& arg) {
+  try {
+    validate_image_name(arg);
+    return true;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// IMAGE names an image in storage when storage has one by that name (as ch-run
+// decides): a directory someone else can write, the working directory included, must
+// not shadow what the user stored. Otherwise it is a path: a directory or SquashFS
+// file. A path that starts with "/" or "." is never a name.
 std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir, bool& squashfs) {
   squashfs = false;
+  std::optional<Storage> storage;
+  if (is_image_name(arg)) {
+    Environment env = host.env;
+    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
+    storage.emplace(Storage::from_environment(env));
+    if (storage->has(arg)) {
+      if (access(arg.c_str(), F_OK) == 0)
+        spdlog::warn("{} is an image in storage {} and also a path here; running the stored image (write ./{} for the path)",
+                     arg, storage->root(), arg);
+      return storage->image_dir(arg);
+    }
+  }
   auto path = real_path(arg);
   if (!path) {
     int err = errno;
-    Environment env = host.env;
-    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
-    Storage storage = Storage::from_environment(env);
-    bool valid_name = true;
-    try {
-      validate_image_name(arg);
-    } catch (const Error&) {
-      valid_name = false;
-    }
-    if (valid_name && storage.has(arg)) return storage.image_dir(arg);
     throw Error("can't find image " + arg + ": " + std::strerror(err) +
-                (valid_name ? ", and no image of that name in storage " + storage.root() : std::string()));
+                (storage ? ", and no image of that name in storage " + storage->root() : std::string()));
   }
   if (!is_directory(*path)) {
     if (is_squashfs_file(*path)) {

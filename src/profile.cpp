@@ -9,7 +9,9 @@
 #include <filesystem>
 #include <functional>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
+#include "hpai/trust.hpp"
 
 #ifndef HPAI_SYSTEM_PROFILE_DIR
 #define HPAI_SYSTEM_PROFILE_DIR "/etc/hpai/profiles"
@@ -213,7 +215,9 @@ class Reader {
     // keys in the file (which JSON doesn't keep) never matters.
     if (j.contains("unset")) {
       array(json_pointer_child(ptr, "unset"), j["unset"], "env.unset", [&](const std::string& p, const json& e) {
-        if (auto g = string(p, e, "env.unset entry")) out.push_back({EnvChange::Kind::Unset, *g, "", at(p).str()});
+        auto g = string(p, e, "env.unset entry");
+        if (g && g->find('\0') != std::string::npos) error(p, "env.unset entry contains a NUL character");
+        else if (g) out.push_back({EnvChange::Kind::Unset, *g, "", at(p).str()});
       });
     }
     const std::pair<const char*, EnvChange::Kind> kinds[] = {
@@ -237,7 +241,13 @@ class Reader {
           continue;
         }
         seen.push_back(name);
-        if (auto v = string(vp, value, "value of " + name)) out.push_back({kind, name, *v, at(vp).str()});
+        auto v = string(vp, value, "value of " + name);
+        if (v && v->find('\0') != std::string::npos) {
+          // The environment can't hold it: the value would be cut short at the NUL.
+          error(vp, "value of " + name + " contains a NUL character");
+          continue;
+        }
+        if (v) out.push_back({kind, name, *v, at(vp).str()});
       }
     }
     return out;
@@ -427,16 +437,28 @@ std::string canonical(const std::string& path) {
 
 constexpr int kMaxExtendsDepth = 16;
 
+// What one profile resolution has seen: the files on the current extends path (a cycle
+// if one comes again) and those merged already (a base reached twice, as in a diamond
+// or a fan-out, is merged once: its lists would otherwise add up exponentially).
+struct ChainState {
+  std::vector<std::string> stack;
+  std::vector<std::string> merged;
+};
+
 Profile read_chain(const std::string& path, const std::vector<std::string>& search_path, Diagnostics& diags,
-                   std::vector<std::string>& stack) {
-  JsonSource src = JsonSource::load(path);
+                   ChainState& state) {
+  require_trusted_file(path, "profile " + path);
+  JsonSource src = JsonSource::load(path, kMaxProfile);
   ProfileFile f = parse_profile_file(src, diags);
-  stack.push_back(canonical(path));
+  state.stack.push_back(canonical(path));
   Profile merged;
   bool have_base = false;
-  for (const auto& [name, pos] : f.extends) {
-    // A name is looked up beside the extending file first, then on the search path.
-    std::vector<std::string> dirs = {std::filesystem::path(path).parent_path().string()};
+  const std::string here = std::filesystem::path(path).parent_path().string();
+  for (auto [name, pos] : f.extends) {
+    // A relative path means beside the extending file, as a name is looked up there
+    // first, then on the search path.
+    if (name.find('/') != std::string::npos && name.front() != '/') name = (here.empty() ? "." : here) + "/" + name;
+    std::vector<std::string> dirs = {here.empty() ? "." : here};
     append(dirs, search_path);
     std::string base_path;
     try {
@@ -445,22 +467,25 @@ Profile read_chain(const std::string& path, const std::vector<std::string>& sear
       diags.push_back({ProfileDiagnostic::Severity::Error, pos, e.what()});
       continue;
     }
-    if (std::find(stack.begin(), stack.end(), canonical(base_path)) != stack.end()) {
+    const std::string base_canonical = canonical(base_path);
+    if (std::find(state.stack.begin(), state.stack.end(), base_canonical) != state.stack.end()) {
       diags.push_back({ProfileDiagnostic::Severity::Error, pos, "\"extends\": " + name + " makes a cycle (" + base_path + ")"});
       continue;
     }
-    if (static_cast<int>(stack.size()) >= kMaxExtendsDepth) {
+    if (std::find(state.merged.begin(), state.merged.end(), base_canonical) != state.merged.end()) continue;
+    if (static_cast<int>(state.stack.size()) >= kMaxExtendsDepth) {
       diags.push_back({ProfileDiagnostic::Severity::Error, pos, "\"extends\" nests deeper than " + std::to_string(kMaxExtendsDepth)});
       continue;
     }
-    Profile base = read_chain(base_path, search_path, diags, stack);
+    Profile base = read_chain(base_path, search_path, diags, state);
     if (have_base)
       merge_into(merged, base);
     else
       merged = base;
     have_base = true;
   }
-  stack.pop_back();
+  state.stack.pop_back();
+  state.merged.push_back(canonical(path));
   if (!have_base) return f.own;
   merge_into(merged, f.own);
   return merged;
@@ -499,8 +524,8 @@ std::optional<std::string> find_default_profile(const std::vector<std::string>& 
 }
 
 Profile read_profile(const std::string& path, const std::vector<std::string>& search_path, Diagnostics& diags) {
-  std::vector<std::string> stack;
-  return read_chain(path, search_path, diags, stack);
+  ChainState state;
+  return read_chain(path, search_path, diags, state);
 }
 
 Profile load_profile(const std::string& path, const std::vector<std::string>& search_path) {

@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/exec.hpp"
 
@@ -191,12 +192,9 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
   };
   std::vector<Row> rows;
   for (const auto& f : files) {
-    std::ifstream in(f);
-    if (!in) throw_errno("can't read " + f);
-    std::stringstream text;
-    text << in.rdbuf();
+    const std::string text = read_host_file(f, kMaxSmallFile, "stats file " + f);
     try {
-      auto j = nlohmann::json::parse(text.str());
+      auto j = nlohmann::json::parse(text);
       if (j.value("hpai_stats", 0) != 1) throw Error(f + ": not an hpai-run --stats file");
       rows.push_back({f, j});
     } catch (const nlohmann::json::exception& e) {

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <sys/file.h>
@@ -14,6 +16,7 @@
 
 #include "hpai/error.hpp"
 #include "hpai/log.hpp"
+#include "hpai/trust.hpp"
 
 namespace hpai {
 
@@ -31,6 +34,10 @@ std::string decode(std::string_view file) {
   std::replace(out.begin(), out.end(), '+', '/');
   return out;
 }
+
+// Between a name and the rest in tmp/: '%' is in no image name, so "foo%..." is never
+// taken for one of "foo.bar"'s.
+constexpr char kTmpSeparator = '%';
 
 void make_dir(const std::string& path, mode_t mode) {
   if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create storage directory " + path);
@@ -66,6 +73,30 @@ void validate_image_name(std::string_view name) {
 
 Storage::Storage(std::string root) : root_(std::move(root)) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+  // Through a symlink: the real path, so that the image paths handed to the launch
+  // work once the host root is elsewhere (an absolute link would then point nowhere).
+  struct stat st {};
+  if (lstat(root_.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+    if (st.st_uid != geteuid() && st.st_uid != 0)
+      throw Error("refusing storage " + root_ + ": it is a symlink made by uid " + std::to_string(st.st_uid) +
+                  ", not by you; remove it, or use storage of your own (-s DIR or $HPAI_STORAGE)");
+    char real[PATH_MAX];
+    if (realpath(root_.c_str(), real) == nullptr) throw_errno("can't resolve storage " + root_);
+    root_ = real;
+  }
+}
+
+bool Storage::present() const {
+  struct stat st {};
+  if (stat(root_.c_str(), &st) != 0) {
+    if (errno == ENOENT) return false;
+    throw_errno("can't examine storage " + root_);
+  }
+  if (!verified_) {
+    require_private_dir(root_, "storage");
+    verified_ = true;
+  }
+  return true;
 }
 
 Storage Storage::from_environment(const Environment& env) {
@@ -76,20 +107,24 @@ Storage Storage::from_environment(const Environment& env) {
 }
 
 void Storage::ensure_layout() const {
-  // Private: other users have no business in someone's unpacked images.
+  // Private: other users have no business in someone's unpacked images. Made here or
+  // there already (perhaps by someone else, a moment ago): checked either way.
   make_dir(root_, 0700);
+  if (!present()) throw Error("storage " + root_ + " vanished");
   for (const char* sub : {"/img", "/tmp", "/lock"}) make_dir(root_ + sub, 0700);
 }
 
 std::string Storage::image_dir(std::string_view name) const { return root_ + "/img/" + encode(name); }
 
 bool Storage::has(std::string_view name) const {
+  if (!present()) return false;
   struct stat st {};
-  return stat(image_dir(name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  return lstat(image_dir(name).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 std::vector<std::string> Storage::names() const {
   std::vector<std::string> out;
+  if (!present()) return out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(root_ + "/img", ec))
     if (e.is_directory(ec)) out.push_back(decode(e.path().filename().string()));
@@ -109,21 +144,22 @@ NameLock Storage::lock(std::string_view name, void (*waiting)(std::string_view))
     while (flock(fd.get(), LOCK_EX) != 0)
       if (errno != EINTR) throw_errno("can't lock " + path);
   }
+  // Under the name's lock no import or removal of NAME runs: what is left of one in
+  // tmp/ was killed. Cleared now, whatever the lock is taken for.
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(root_ + "/tmp", ec)) {
+    const std::string file = e.path().filename().string();
+    if (file.substr(0, file.find(kTmpSeparator)) == encode(name) && file.find(kTmpSeparator) != std::string::npos) {
+      spdlog::info("removing {} left by an interrupted import or removal", e.path().string());
+      remove_tree(e.path().string());
+    }
+  }
   return NameLock(std::move(fd));
 }
 
 Staging Storage::stage(std::string_view name) const {
   ensure_layout();
-  // Under the name's lock no import of NAME is running: what is left was killed.
-  const std::string prefix = encode(name) + ".";
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(root_ + "/tmp", ec)) {
-    if (e.path().filename().string().starts_with(prefix)) {
-      spdlog::info("removing {} left by an interrupted import", e.path().string());
-      remove_tree(e.path().string());
-    }
-  }
-  std::string templ = root_ + "/tmp/" + prefix + "XXXXXX";
+  std::string templ = root_ + "/tmp/" + encode(name) + kTmpSeparator + "import.XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) throw_errno("can't create a staging directory in " + root_ + "/tmp");
   return Staging(templ, image_dir(name));
 }
@@ -131,7 +167,7 @@ Staging Storage::stage(std::string_view name) const {
 void Storage::remove(std::string_view name) const {
   if (!has(name)) throw Error("no image named " + std::string(name) + " in storage " + root_);
   // Rename first so the name disappears at once, then delete at leisure.
-  std::string templ = root_ + "/tmp/" + encode(name) + ".rm.XXXXXX";
+  std::string templ = root_ + "/tmp/" + encode(name) + kTmpSeparator + "rm.XXXXXX";
   if (mkdtemp(templ.data()) == nullptr) throw_errno("can't create a directory in " + root_ + "/tmp");
   const std::string doomed = templ + "/image";
   check(rename(image_dir(name).c_str(), doomed.c_str()), "can't remove image " + std::string(name));

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/elf.hpp"
 #include "hpai/error.hpp"
 #include "hpai/json_source.hpp"
@@ -156,11 +157,7 @@ std::vector<Target> parse_matrix(const std::string& text, const std::string& fil
 }
 
 std::vector<Target> read_matrix(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_errno("can't read driver matrix " + path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_matrix(text.str(), path);
+  return parse_matrix(read_host_file(path, kMaxJsonDocument, "driver matrix " + path), path);
 }
 
 Target target_from_spec(const std::string& spec) {

@@ -6,13 +6,16 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "hpai/fd.hpp"
 
 struct archive;
+struct archive_entry;
 
 namespace hpai {
 
@@ -49,8 +52,14 @@ class TarMembers {
   std::string read_small(const std::string& name, std::size_t max = 16 << 20) const;
 
  private:
+  static bool is_blob(struct archive_entry* e);
+  // PATH with "." and ".." resolved; nullopt when it leaves the archive or is empty.
+  static std::optional<std::string> resolve_dots(const std::string& path);
+  // The regular file NAME is, or leads to through the archive's own symlinks.
+  std::optional<std::string> regular_member(const std::string& name) const;
   std::string path_;
-  std::vector<std::string> names_;  // normalised ("./" and "/" stripped)
+  std::vector<std::string> names_;  // of the regular files, normalised ("./" and "/" stripped)
+  std::map<std::string, std::string> links_;  // symlink member -> the member it names
 };
 
 // Where blobs come from: a directory (OCI layout) or a tar (OCI or docker archive).

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "hpai/error.hpp"
 #include "hpai/fd.hpp"
 
 namespace hpai {
@@ -54,8 +55,16 @@ class JoinLeader {
   JoinSettings settings_;
 };
 
+// The node's join name can't be used: another user holds it (abstract names have no
+// permissions). The rank builds its own container instead (launch.cpp).
+class JoinUnavailable : public Error {
+ public:
+  using Error::Error;
+};
+
 // Elects or joins. Returns the leader, or fills TICKET and returns nullopt. Throws
-// Error after the timeout, or when the keeper refuses (a rank too many).
+// Error after the timeout, or when the keeper refuses (a rank too many); throws
+// JoinUnavailable at once when someone else holds the name, listening or not.
 std::optional<JoinLeader> join_node(const JoinSettings& settings, JoinTicket& ticket);
 
 // The namespaces and root of process PID (--join-pid): the same user's, checked.

@@ -21,7 +21,8 @@ class JsonSource {
  public:
   // Throws Error("FILE:LINE:COLUMN: invalid JSON: ...") on a syntax error.
   static JsonSource parse(const std::string& text, const std::string& file);
-  static JsonSource load(const std::string& path);
+  // PATH read with bounded_read's rules (regular file, at most MAX bytes).
+  static JsonSource load(const std::string& path, std::size_t max);
 
   const nlohmann::json& root() const { return root_; }
   const std::string& file() const { return file_; }
@@ -35,6 +36,12 @@ class JsonSource {
   nlohmann::json root_;
   std::map<std::string, std::size_t> offsets_;
 };
+
+// JSON from an untrusted source (image metadata, OCI and docker JSON): Error "WHAT is
+// not valid JSON (byte N)", or "... nested more than 128 levels deep" (the limit every
+// hpai JSON reader keeps; docs/hpai-image.md).
+nlohmann::json parse_json(const std::string& text, const std::string& what);
+inline constexpr int kMaxJsonDepth = 128;
 
 // "/a/b" + "c" -> "/a/b/c", escaping '~' and '/' as JSON pointers do.
 std::string json_pointer_child(const std::string& pointer, const std::string& key);

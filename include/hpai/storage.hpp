@@ -3,8 +3,12 @@
 // Layout under the storage root ($HPAI_STORAGE, else /var/tmp/$USER.hpai):
 //   img/NAME/      one unpacked image per name ('/' in names stored as '+'),
 //                  with its metadata in img/NAME/.hpai/image.json
-//   tmp/NAME.XXXX  imports in progress; renamed into img/ when complete
+//   tmp/NAME%...   imports and removals in progress; an import is renamed into img/
+//                  when complete; what a killed one left is cleared under NAME's lock
 //   lock/NAME      per-name lock (flock), held for a whole import or removal
+//
+// The root must be the user's and writable by nobody else (trust.hpp): someone who
+// could write it could swap the images the user runs. It is made 0700.
 #pragma once
 
 #include <string>
@@ -57,15 +61,19 @@ class Storage {
   bool has(std::string_view name) const;
   std::vector<std::string> names() const;  // sorted
 
-  // Blocks while another process imports or removes NAME (calling WAITING once).
+  // Blocks while another process imports or removes NAME (calling WAITING once), then
+  // clears what killed imports or removals of NAME left.
   NameLock lock(std::string_view name, void (*waiting)(std::string_view) = nullptr) const;
-  // Needs the lock: clears leftovers of killed imports of NAME, makes a staging dir.
+  // Needs the lock: makes a staging directory for NAME.
   Staging stage(std::string_view name) const;
   void remove(std::string_view name) const;  // needs the lock
 
  private:
   void ensure_layout() const;
+  // Whether the root exists; Error when it exists but is not safely ours.
+  bool present() const;
   std::string root_;
+  mutable bool verified_ = false;
 };
 
 // Removes a tree the user owns even where directories are read-only.

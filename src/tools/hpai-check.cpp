@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "hpai/check_report.hpp"
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/host_check.hpp"
 #include "hpai/log.hpp"
@@ -98,11 +99,7 @@ int main(int argc, char** argv) {
 
     CudaTable table = CudaTable::builtin();
     if (!cuda_table.empty()) {
-      std::ifstream in(cuda_table);
-      if (!in) throw_errno("can't read " + cuda_table);
-      std::stringstream text;
-      text << in.rdbuf();
-      table = CudaTable::from_json(text.str(), cuda_table);
+      table = CudaTable::from_json(read_host_file(cuda_table, kMaxJsonDocument, "CUDA table " + cuda_table), cuda_table);
     }
     std::vector<Target> targets;
     if (select_cmd->parsed()) profiles = {site};

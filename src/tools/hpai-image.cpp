@@ -138,17 +138,31 @@ int main(int argc, char** argv) {
         spdlog::warn("{}: skipped {} unsafe member(s) (paths with \"..\" or links leaving the image); -v lists them", r.name,
                      r.stats.rejected);
     } else if (*list_cmd) {
+      // One image with broken metadata is listed as such; the others as usual.
       json all = json::array();
-      for (const auto& n : storage.names()) all.push_back(to_json(n, storage.image_dir(n), read_image_config(storage.image_dir(n))));
+      int broken = 0;
+      for (const auto& n : storage.names()) {
+        try {
+          all.push_back(to_json(n, storage.image_dir(n), read_image_config(storage.image_dir(n))));
+        } catch (const Error& e) {
+          ++broken;
+          spdlog::warn("{}: {}", n, e.what());
+          all.push_back({{"name", n}, {"path", storage.image_dir(n)}, {"error", e.what()}});
+        }
+      }
       if (list_json) {
         std::puts(all.dump(2).c_str());
       } else {
         std::printf("%-32s %10s %6s %-8s %-20s %s\n", "NAME", "SIZE", "LAYERS", "ARCH", "CREATED", "SOURCE DIGEST");
         for (const auto& i : all)
-          std::printf("%-32s %10s %6d %-8s %-20s %s\n", i["name"].get<std::string>().c_str(), human(i["size"]).c_str(),
-                      i["layers"].get<int>(), i["architecture"].get<std::string>().c_str(),
-                      i["created"].get<std::string>().substr(0, 19).c_str(), short_digest(i["source"]["digest"]).c_str());
+          if (i.contains("error"))
+            std::printf("%-32s %s\n", i["name"].get<std::string>().c_str(), "(unreadable metadata: see the warning above)");
+          else
+            std::printf("%-32s %10s %6d %-8s %-20s %s\n", i["name"].get<std::string>().c_str(), human(i["size"]).c_str(),
+                        i["layers"].get<int>(), i["architecture"].get<std::string>().c_str(),
+                        i["created"].get<std::string>().substr(0, 19).c_str(), short_digest(i["source"]["digest"]).c_str());
       }
+      if (broken > 0) spdlog::warn("{} image(s) with unreadable metadata; hpai-image rm NAME, then import again", broken);
     } else if (*rm_cmd) {
       need(name);
       NameLock lock = storage.lock(name);

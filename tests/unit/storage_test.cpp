@@ -77,15 +77,53 @@ TEST_F(StorageTest, UncommittedStagingIsRemoved) {
   EXPECT_FALSE(s.has("x"));
 }
 
-TEST_F(StorageTest, LeftoversOfKilledImportsAreCleared) {
+TEST_F(StorageTest, LeftoversOfKilledImportsAreClearedUnderTheLock) {
   Storage s(root_);
   { NameLock lock = s.lock("x"); }
-  fs::create_directories(root_ + "/tmp/x.ABC123/usr");    // a killed import of x
-  fs::create_directories(root_ + "/tmp/xy.ABC123/usr");   // another name's: untouched
-  NameLock lock = s.lock("x");
+  fs::create_directories(root_ + "/tmp/x%import.ABC123/usr");    // a killed import of x
+  fs::create_directories(root_ + "/tmp/x%rm.ABC123/image");      // a killed removal of x
+  fs::create_directories(root_ + "/tmp/x.bar%import.DEF456/usr");  // a running import of x.bar: untouched
+  fs::create_directories(root_ + "/tmp/xy%import.ABC123/usr");     // another name's: untouched
+  NameLock lock = s.lock("x");  // not only stage(): an import that reuses the image clears them too
+  EXPECT_FALSE(fs::exists(root_ + "/tmp/x%import.ABC123"));
+  EXPECT_FALSE(fs::exists(root_ + "/tmp/x%rm.ABC123"));
+  EXPECT_TRUE(fs::exists(root_ + "/tmp/x.bar%import.DEF456"));
+  EXPECT_TRUE(fs::exists(root_ + "/tmp/xy%import.ABC123"));
   Staging st = s.stage("x");
-  EXPECT_FALSE(fs::exists(root_ + "/tmp/x.ABC123"));
-  EXPECT_TRUE(fs::exists(root_ + "/tmp/xy.ABC123"));
+  EXPECT_EQ(fs::path(st.path()).filename().string().substr(0, 9), "x%import.");
+}
+
+TEST_F(StorageTest, StorageOthersCanWriteIsRefused) {
+  fs::create_directories(root_);
+  fs::permissions(root_, fs::perms::owner_all | fs::perms::group_all);  // 0770: the group could swap images
+  Storage s(root_);
+  try {
+    s.has("x");
+    FAIL() << "group-writable storage was used";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("others can write it (mode 0770)"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("chmod go-w " + root_), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(s.lock("x"), Error);
+  fs::permissions(root_, fs::perms::owner_all);
+  EXPECT_FALSE(Storage(root_).has("x"));
+  if (geteuid() == 0) {  // someone else's storage: only root can make one here
+    ASSERT_EQ(chown(root_.c_str(), 4242, 4242), 0);
+    try {
+      Storage(root_).names();
+      FAIL() << "another user's storage was used";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("it belongs to uid 4242, not to you"), std::string::npos) << e.what();
+    }
+    ASSERT_EQ(chown(root_.c_str(), 0, 0), 0);
+  }
+}
+
+TEST_F(StorageTest, StorageThroughASymlinkIsItsRealPath) {
+  fs::create_directories(tmp_.path() + "/real");
+  fs::permissions(tmp_.path() + "/real", fs::perms::owner_all);
+  fs::create_directory_symlink(tmp_.path() + "/real", tmp_.path() + "/link");
+  EXPECT_EQ(Storage(tmp_.path() + "/link").root(), tmp_.path() + "/real");
 }
 
 TEST_F(StorageTest, LockExcludesOtherProcesses) {
