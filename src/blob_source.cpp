@@ -31,28 +31,38 @@ std::optional<std::string> normalise(const char* name) {
   return s;
 }
 
-ArchivePtr open_tar(const std::string& path) {
-  ArchivePtr a(archive_read_new());
-  archive_read_support_filter_all(a.get());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_format_gnutar(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 20) != ARCHIVE_OK)
-    throw Error("can't read archive " + path + ": " + archive_error_string(a.get()));
-  return a;
+// An archive read from its own fd: the check that it is a regular file and the read
+// are of one file. The fd lives as long as the archive reads it.
+struct OpenTar {
+  UniqueFd fd;
+  ArchivePtr a;  // declared after FD: destroyed (and done reading) before FD closes
+};
+
+OpenTar open_tar(const std::string& path) {
+  OpenTar t;
+  t.fd = open_regular(AT_FDCWD, path, Resolve::Host, "archive " + path);
+  if (!t.fd) throw_errno("can't read archive " + path);
+  t.a.reset(archive_read_new());
+  archive_read_support_filter_all(t.a.get());
+  archive_read_support_format_tar(t.a.get());
+  archive_read_support_format_gnutar(t.a.get());
+  if (archive_read_open_fd(t.a.get(), t.fd.get(), 1 << 20) != ARCHIVE_OK)
+    throw Error("can't read archive " + path + ": " + archive_error_string(t.a.get()));
+  return t;
 }
 
 // A member's data, read straight from the archive.
 class MemberSource : public ByteSource {
  public:
-  MemberSource(ArchivePtr a, std::string what) : a_(std::move(a)), what_(std::move(what)) {}
+  MemberSource(OpenTar t, std::string what) : t_(std::move(t)), what_(std::move(what)) {}
   std::size_t read(void* buf, std::size_t size) override {
-    auto n = archive_read_data(a_.get(), buf, size);
-    if (n < 0) throw Error("can't read " + what_ + ": " + archive_error_string(a_.get()));
+    auto n = archive_read_data(t_.a.get(), buf, size);
+    if (n < 0) throw Error("can't read " + what_ + ": " + archive_error_string(t_.a.get()));
     return static_cast<std::size_t>(n);
   }
 
  private:
-  ArchivePtr a_;
+  OpenTar t_;  // the archive before its fd: it is freed first
   std::string what_;
 };
 
@@ -60,8 +70,9 @@ class DirectoryStore : public BlobStore {
  public:
   explicit DirectoryStore(std::string root) : root_(std::move(root)) {}
   bool has(const std::string& path) const override {
+    // There and no directory: a FIFO or device is "there", and refused by name when read.
     struct stat st {};
-    return stat((root_ + "/" + path).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+    return stat((root_ + "/" + path).c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
   }
   std::unique_ptr<ByteSource> open(const std::string& path) const override {
     return std::make_unique<FileSource>(root_ + "/" + path);
@@ -109,10 +120,11 @@ std::size_t FileSource::read(void* buf, std::size_t size) {
 }
 
 TarMembers::TarMembers(std::string path) : path_(std::move(path)) {
-  ArchivePtr a = open_tar(path_);
+  OpenTar t = open_tar(path_);
+  struct archive* a = t.a.get();
   struct archive_entry* e = nullptr;
   int r;
-  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     auto n = normalise(archive_entry_pathname(e));
     if (!n) continue;
     if (is_blob(e)) {
@@ -121,10 +133,10 @@ TarMembers::TarMembers(std::string path) : path_(std::move(path)) {
       // docker save writes a layer that two images share once, and a symlink for the other.
       std::string target = archive_entry_symlink(e);
       if (!target.empty() && target.front() != '/') target = n->substr(0, n->rfind('/') + 1) + target;
-      if (auto t = resolve_dots(target)) links_[*n] = *t;
+      if (auto to = resolve_dots(target)) links_[*n] = *to;
     }
   }
-  if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a.get()));
+  if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a));
 }
 
 std::optional<std::string> TarMembers::resolve_dots(const std::string& path) {
@@ -169,14 +181,15 @@ bool TarMembers::has(const std::string& name) const { return regular_member(name
 std::unique_ptr<ByteSource> TarMembers::open(const std::string& name) const {
   auto want = regular_member(name);
   if (!want) throw Error("archive " + path_ + " has no file " + name);
-  ArchivePtr a = open_tar(path_);
+  OpenTar t = open_tar(path_);
+  struct archive* a = t.a.get();
   struct archive_entry* e = nullptr;
   int r;
-  while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     if (is_blob(e) && normalise(archive_entry_pathname(e)) == want)
-      return std::make_unique<MemberSource>(std::move(a), path_ + ":" + name);
+      return std::make_unique<MemberSource>(std::move(t), path_ + ":" + name);
   }
-  if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a.get()));
+  if (r != ARCHIVE_EOF) throw Error("can't read archive " + path_ + ": " + archive_error_string(a));
   throw Error("archive " + path_ + " has no member " + name);
 }
 
@@ -185,7 +198,8 @@ std::string TarMembers::read_small(const std::string& name, std::size_t max) con
   std::string out;
   drain(*src, [&](const void* p, std::size_t n) {
     out.append(static_cast<const char*>(p), n);
-    if (out.size() > max) throw Error(path_ + ":" + name + " is too large (over " + std::to_string(max) + " bytes)");
+    if (out.size() > max)
+      throw Error("can't read " + path_ + ":" + name + ": larger than hpai's limit of " + std::to_string(max >> 20) + " MiB for it");
   });
   return out;
 }

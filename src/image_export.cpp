@@ -3,6 +3,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <memory>
@@ -65,21 +67,30 @@ void export_tar(const std::string& dir, const std::string& out) {
 
 void export_image(const std::string& dir, const std::string& out, std::string format) {
   if (format == "auto") format = out.ends_with(".sqfs") || out.ends_with(".squashfs") ? "squashfs" : "tar";
-  // Written next to OUT, then renamed: a reader never sees half a file.
-  const std::string tmp = out + ".hpai-tmp";
-  unlink(tmp.c_str());
+  if (format != "tar" && format != "squashfs")
+    throw Error("unknown export format \"" + format + "\" (use tar or squashfs)", kExitUsage);
+  // Written in a private directory made beside OUT, then renamed: a reader never sees
+  // half a file, and in a shared directory (a scratch file system) nobody can plant a
+  // symlink where the temporary file goes.
+  const auto slash = out.rfind('/');
+  const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
+  std::string tmp_dir = parent + "/.hpai-export.XXXXXX";
+  if (mkdtemp(tmp_dir.data()) == nullptr) throw_errno("can't create a temporary directory in " + parent + " for " + out);
+  const std::string tmp = tmp_dir + "/image";
   try {
     if (format == "tar") {
       export_tar(dir, tmp);
-    } else if (format == "squashfs") {
+    } else {
       int rc = run_program({"mksquashfs", dir, tmp, "-noappend", "-quiet", "-no-progress", "-no-xattrs"});
       if (rc != 0) throw Error("mksquashfs failed with status " + std::to_string(rc) + " writing " + out);
-    } else {
-      throw Error("unknown export format \"" + format + "\" (use tar or squashfs)", kExitUsage);
     }
+    const mode_t mask = umask(0);  // the user's umask decides, as for any file they create
+    umask(mask);
+    check(chmod(tmp.c_str(), 0666 & ~mask), "can't chmod " + tmp);
     check(rename(tmp.c_str(), out.c_str()), "can't rename " + tmp + " to " + out);
+    rmdir(tmp_dir.c_str());
   } catch (...) {
-    unlink(tmp.c_str());
+    remove_tree(tmp_dir);
     throw;
   }
 }

@@ -14,6 +14,7 @@
 #include <cstdio>
 
 #include "hpai/blob_source.hpp"
+#include "hpai/bounded_read.hpp"
 #include "hpai/digest.hpp"
 #include "hpai/fd.hpp"
 #include "hpai/elf.hpp"
@@ -195,7 +196,9 @@ std::string detect_format(const std::string& source) {
   archive_read_support_filter_all(a);
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);
-  if (archive_read_open_filename(a, source.c_str(), 1 << 16) != ARCHIVE_OK)
+  UniqueFd fd = open_regular(AT_FDCWD, source, Resolve::Host, source);
+  if (!fd) throw_errno("can't import " + source);
+  if (archive_read_open_fd(a, fd.get(), 1 << 16) != ARCHIVE_OK)
     throw Error("can't import " + source + ": not a tar archive (" + archive_error_string(a) + ")");
   bool archive_like = false;
   struct archive_entry* e = nullptr;
@@ -228,6 +231,7 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   char real[PATH_MAX];
   if (realpath(path.c_str(), real) == nullptr) throw_errno("can't import " + path);
   path = real;
+  if (!is_dir(path)) open_regular(AT_FDCWD, path, Resolve::Host, path);  // a FIFO would hang the reader: refuse it now
   const std::string format = o.format == "auto" ? detect_format(path) : o.format;
   if (format != "tar" && format != "oci" && format != "oci-archive" && format != "docker-archive" && format != "dir")
     throw Error("unknown format \"" + format + "\" (use tar, oci, oci-archive, docker-archive or dir)", kExitUsage);

@@ -69,6 +69,19 @@ std::string closest_match(const std::string& word, const std::vector<std::string
 
 namespace {
 
+// "/", "//./", "/././": nothing but the root.
+bool is_root_path(const std::string& path) {
+  std::size_t start = 0;
+  while (start <= path.size()) {
+    auto slash = path.find('/', start);
+    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+    if (!part.empty() && part != ".") return false;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  return true;
+}
+
 std::string join(const std::vector<std::string>& words) {
   std::string out;
   for (const auto& w : words) out += (out.empty() ? "" : ", ") + w;
@@ -173,7 +186,7 @@ class Reader {
       } else {
         return;
       }
-      if (b.target.find_first_not_of('/') == std::string::npos && !b.target.empty()) {
+      if (!b.target.empty() && is_root_path(b.target)) {
         error(p, what + " entry can't bind over the container's /");
         return;
       }

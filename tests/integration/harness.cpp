@@ -53,6 +53,16 @@ User test_user() {
 
 User root_user() { return user_from_passwd(getpwuid(0)); }
 
+User other_user() {
+  const char* name = std::getenv("HPAI_TEST_OTHER_USER");
+  struct passwd* pw = getpwnam(name != nullptr ? name : "hpai-other");
+  if (pw == nullptr) {
+    std::fprintf(stderr, "second test user %s missing: run tests/setup-test-user.sh (ctest does)\n", name ? name : "hpai-other");
+    std::abort();
+  }
+  return user_from_passwd(pw);
+}
+
 std::string read_file(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;

@@ -42,6 +42,7 @@ std::string hpai_profile();                   // path of the hpai-profile binary
 std::string hpai_check();                     // path of the hpai-check binary under test
 std::string test_image(const std::string& name);  // path of a fixture image
 User test_user();                             // the unprivileged user (ourselves when not root)
+User other_user();                            // a second one: the other user on a shared node (root only)
 User root_user();
 bool running_as_root();
 std::string read_file(const std::string& path);
