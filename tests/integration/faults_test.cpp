@@ -31,7 +31,7 @@ TEST_P(Faults, DiskFullDuringImportFailsCleanlyAndFreesTheSpace) {
   const std::string as_me = "unshare -U --map-user=" + std::to_string(who().uid) + " --map-group=" + std::to_string(who().gid) +
                             " -- env HPAI_STORAGE=$1 " + hpai_image();
   const std::string script =
-      "mount -t tmpfs -o size=48m tmpfs \"$1\" || exit 90\n" + as_me +
+      "mount -t tmpfs -o size=48m,mode=0700 tmpfs \"$1\" || exit 90\n" + as_me +
       " import $2 big; echo big-exit=$?\n"
       "echo tmp-left=$(ls -A \"$1/tmp\" 2>/dev/null | wc -l)\n"
       "echo img-left=$(ls -A \"$1/img\" 2>/dev/null | wc -l)\n"

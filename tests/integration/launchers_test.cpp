@@ -124,17 +124,26 @@ TEST_P(Launchers, CountTooHighWarnsAfterABoundedWait) {
 }
 
 TEST_P(Launchers, FirstRankKilledWhileBuildingIsReplaced) {
-  // The first rank blocks reading its profile from a FIFO, and is killed there; the
-  // waiting ranks elect another, which reads the profile once it is written.
+  // The first rank blocks reading its profile from a shared file system that hangs (a
+  // FUSE mount whose server is stopped), and is killed there; the waiting ranks elect
+  // another, which reads the profile once the file system answers again. (All inside
+  // a user namespace of the test user's, where the FUSE mount needs no privilege.)
   const std::string d = scratch().path();
-  const std::string launch = hpai_run() + " --join-ct=3 --join-tag=crash-$$ --profile " + d + "/p.json " +
+  const std::string launch = hpai_run() + " --join-ct=3 --join-tag=crash-$$ --profile " + d + "/mnt/p.json " +
                              test_image("busybox") + " -- sh -c '" + kPrintNs + "'";
+  const std::string scenario =
+      "squashfuse_ll -f " + d + "/p.sqfs " + d + "/mnt & fuse=$!\n"
+      "for i in $(seq 100); do [ -e " + d + "/mnt/p.json ] && break; sleep 0.05; done\n"
+      "kill -STOP $fuse\n" + launch + " >" + d + "/a 2>&1 & a=$!\n"
+      "sleep 0.5\n" + launch + " >" + d + "/b 2>&1 & b=$!\n" + launch + " >" + d + "/c 2>&1 & c=$!\n"
+      "sleep 0.5\nkill -9 $a\nwait $a\necho killed $?\n"
+      "kill -CONT $fuse\n"
+      "wait $b; echo b $?; wait $c; echo c $?; sleep 2.5; cat " + d + "/b " + d + "/c\n"
+      "umount " + d + "/mnt; kill $fuse 2>/dev/null; exit 0";
   Result r = run({"sh", "-c",
-                  "mkfifo " + d + "/p.json\n" + launch + " >" + d + "/a 2>&1 & a=$!\n"
-                  "sleep 0.5\n" + launch + " >" + d + "/b 2>&1 & b=$!\n" + launch + " >" + d + "/c 2>&1 & c=$!\n"
-                  "sleep 0.5\nkill -9 $a\nwait $a\necho killed $?\n"
-                  "echo '{\"hpai_profile\": 1}' >" + d + "/p.json\n"
-                  "wait $b; echo b $?; wait $c; echo c $?; sleep 2.5; cat " + d + "/b " + d + "/c"},
+                  "mkdir " + d + "/src " + d + "/mnt && echo '{\"hpai_profile\": 1}' >" + d + "/src/p.json && "
+                  "mksquashfs " + d + "/src " + d + "/p.sqfs -quiet -noappend -all-root >/dev/null && "
+                  "exec unshare -Urm sh -c \"$0\"", scenario},
                  {"HPAI_JOIN_TIMEOUT=2"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "killed 137")) << r;
