@@ -10,6 +10,7 @@
 #include "hpai/error.hpp"
 #include "hpai/exec.hpp"
 #include "hpai/fd.hpp"
+#include "hpai/fs_at.hpp"
 #include "hpai/log.hpp"
 #include "hpai/mounts.hpp"
 #include "hpai/path_in_root.hpp"
@@ -37,18 +38,6 @@ void make_dir(const std::string& path, mode_t mode = 0755) {
 }
 
 std::string host_path(const std::string& path) { return kOldRoot + path; }
-
-void write_file(const std::string& path, const std::string& content) {
-  UniqueFd fd(open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) throw_errno("can't create " + path);
-  std::size_t done = 0;
-  while (done < content.size()) {
-    auto n = write(fd.get(), content.data() + done, content.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("can't write " + path);
-    done += static_cast<std::size_t>(n);
-  }
-}
 
 void mount_image_root(const Plan& p) {
   const std::string image = p.squashfs ? std::string(kSquashfs) : host_path(p.image);
@@ -115,7 +104,7 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
       break;
     case Mount::Kind::File: {
       const std::string file = std::string(kFiles) + "/" + std::to_string(index);
-      write_file(file, m.content);
+      write_new_file_at(AT_FDCWD, file, m.content, 0644, file);
       made = bind_mount_at(file, t.fd.get(), t.path, m.read_only);
       break;
     }

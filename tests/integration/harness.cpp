@@ -40,28 +40,25 @@ static User user_from_passwd(const struct passwd* pw) {
   return {pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir};
 }
 
-User test_user() {
-  if (!running_as_root()) return user_from_passwd(getpwuid(getuid()));
-  const char* name = std::getenv("HPAI_TEST_USER");
-  struct passwd* pw = getpwnam(name != nullptr ? name : "hpai-test");
+// The user named by $VARIABLE, else FALLBACK, as tests/setup-test-user.sh made it.
+User user_named(const char* variable, const char* fallback) {
+  const char* name = std::getenv(variable);
+  struct passwd* pw = getpwnam(name != nullptr ? name : fallback);
   if (pw == nullptr) {
-    std::fprintf(stderr, "test user %s missing: run tests/setup-test-user.sh (ctest does)\n", name ? name : "hpai-test");
+    std::fprintf(stderr, "test user %s missing: run tests/setup-test-user.sh (ctest does)\n", name ? name : fallback);
     std::abort();
   }
   return user_from_passwd(pw);
+}
+
+User test_user() {
+  if (!running_as_root()) return user_from_passwd(getpwuid(getuid()));
+  return user_named("HPAI_TEST_USER", "hpai-test");
 }
 
 User root_user() { return user_from_passwd(getpwuid(0)); }
 
-User other_user() {
-  const char* name = std::getenv("HPAI_TEST_OTHER_USER");
-  struct passwd* pw = getpwnam(name != nullptr ? name : "hpai-other");
-  if (pw == nullptr) {
-    std::fprintf(stderr, "second test user %s missing: run tests/setup-test-user.sh (ctest does)\n", name ? name : "hpai-other");
-    std::abort();
-  }
-  return user_from_passwd(pw);
-}
+User other_user() { return user_named("HPAI_TEST_OTHER_USER", "hpai-other"); }
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path);

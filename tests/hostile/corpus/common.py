@@ -132,15 +132,13 @@ def hexdigest_of(desc):
     return desc["digest"].split(":", 1)[1]
 
 
-def docker_archive(path, manifest, files):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, data in list(files.items()) + [("manifest.json", json.dumps(manifest).encode())]:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
+def docker_archive(path, manifest, files, extra=()):
+    """A docker save archive: EXTRA members (links, directories) first, then FILES
+    (name -> bytes), then manifest.json."""
+    members = list(extra) + [member(name, data=data) for name, data in files.items()]
+    members.append(member("manifest.json", data=json.dumps(manifest).encode()))
     with open(path, "wb") as f:
-        f.write(buf.getvalue())
+        f.write(tar_bytes(members))
 
 
 def layer_name(layer):

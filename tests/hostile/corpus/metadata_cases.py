@@ -193,41 +193,25 @@ def docker_config_uppercase_digest(p):
     name = config_name.upper().replace(".JSON", ".json")
     docker_archive(p, [{"Config": name, "RepoTags": ["h:1"], "Layers": [layer_name(layer)]}],
                    {name: config.replace(b"linux", b"Linux"), layer_name(layer): layer})
+def docker_one_layer(p, layer_path, diff_id_of, extra):
+    """A docker save archive whose one layer is LAYER_PATH, with EXTRA members."""
+    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(diff_id_of)]}}).encode()
+    docker_archive(p, [{"Config": sha(config) + ".json", "RepoTags": ["h:1"], "Layers": [layer_path]}],
+                   {sha(config) + ".json": config}, extra)
+
 @case
 def docker_layer_dotdot_to_root(p):
     # "../../x/layer.tar" normalises to nothing, the name of the archive's "./" entry,
     # whose empty content matches a diff_id of the empty string.
-    empty = b""
-    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(empty)]}}).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        root = tarfile.TarInfo("./")
-        root.type = tarfile.DIRTYPE
-        t.addfile(root)
-        for name, data in ((sha(config) + ".json", config),
-                           ("manifest.json", json.dumps([{"Config": sha(config) + ".json", "RepoTags": ["h:1"],
-                                                          "Layers": ["../../x/layer.tar"]}]).encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    with open(p, "wb") as f:
-        f.write(buf.getvalue())
+    docker_one_layer(p, "../../x/layer.tar", b"", [member("./", tarfile.DIRTYPE)])
 @case
 def docker_layer_is_directory(p):
-    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(b"")]}}).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        d = tarfile.TarInfo("d" * 64)  # named as docker names layer directories
-        d.type = tarfile.DIRTYPE
-        t.addfile(d)
-        for name, data in ((sha(config) + ".json", config),
-                           ("manifest.json", json.dumps([{"Config": sha(config) + ".json", "RepoTags": ["h:1"],
-                                                          "Layers": ["d" * 64]}]).encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    with open(p, "wb") as f:
-        f.write(buf.getvalue())
+    # Named as docker names layer directories.
+    docker_one_layer(p, "d" * 64, b"", [member("d" * 64 + "/", tarfile.DIRTYPE)])
+@case
+def docker_layer_symlink_escape(p):
+    docker_one_layer(p, "e" * 64 + "/layer.tar", tar_bytes(base_members()),
+                     [member("e" * 64 + "/layer.tar", tarfile.SYMTYPE, link=DOTS + "etc/passwd")])
 @case
 def docker_shared_layer_symlink(p):
     # Legitimate: docker save stores a layer two images share once and links the other.
@@ -236,38 +220,7 @@ def docker_shared_layer_symlink(p):
     config = json.dumps({"architecture": host_arch(), "os": "linux",
                          "rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(layer), "sha256:" + sha(other),
                                                                    "sha256:" + sha(layer)]}}).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, data in ((sha(config) + ".json", config), ("a" * 64 + "/layer.tar", layer), ("b" * 64 + "/layer.tar", other)):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-        link = tarfile.TarInfo("c" * 64 + "/layer.tar")
-        link.type = tarfile.SYMTYPE
-        link.linkname = "../" + "a" * 64 + "/layer.tar"
-        t.addfile(link)
-        m = json.dumps([{"Config": sha(config) + ".json", "RepoTags": ["h:1"],
-                         "Layers": ["a" * 64 + "/layer.tar", "b" * 64 + "/layer.tar", "c" * 64 + "/layer.tar"]}]).encode()
-        info = tarfile.TarInfo("manifest.json")
-        info.size = len(m)
-        t.addfile(info, io.BytesIO(m))
-    with open(p, "wb") as f:
-        f.write(buf.getvalue())
-@case
-def docker_layer_symlink_escape(p):
-    layer = tar_bytes(base_members())
-    config = json.dumps({"rootfs": {"type": "layers", "diff_ids": ["sha256:" + sha(layer)]}}).encode()
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
-        link = tarfile.TarInfo("e" * 64 + "/layer.tar")
-        link.type = tarfile.SYMTYPE
-        link.linkname = DOTS + "etc/passwd"
-        t.addfile(link)
-        for name, data in ((sha(config) + ".json", config),
-                           ("manifest.json", json.dumps([{"Config": sha(config) + ".json", "RepoTags": ["h:1"],
-                                                          "Layers": ["e" * 64 + "/layer.tar"]}]).encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    with open(p, "wb") as f:
-        f.write(buf.getvalue())
+    a, b, c = ("a" * 64 + "/layer.tar", "b" * 64 + "/layer.tar", "c" * 64 + "/layer.tar")
+    docker_archive(p, [{"Config": sha(config) + ".json", "RepoTags": ["h:1"], "Layers": [a, b, c]}],
+                   {sha(config) + ".json": config, a: layer, b: other},
+                   [member(c, tarfile.SYMTYPE, link="../" + a)])
