@@ -105,7 +105,7 @@ std::string expand_value(std::string_view value, const Environment& env) {
     auto colon = value.find(':', start);
     std::string_view item = value.substr(start, colon == std::string_view::npos ? std::string_view::npos : colon - start);
     std::optional<std::string> replacement;
-    bool variable = !item.empty() && item.front() == '$';
+    bool variable = item.size() > 1 && item.front() == '$';  // a lone "$" is kept, as ch-run does
     if (variable) {
       std::string_view name = item.substr(1);
       if (name.size() >= 2 && name.front() == '{' && name.back() == '}') name = name.substr(1, name.size() - 2);

@@ -32,6 +32,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr char kHello = 'H';  // a joining rank's key (JoinSettings::key)
 constexpr char kFacts = 'F';  // facts, with the user namespace, mount namespace and root fds
 constexpr char kRefused = 'E';  // an error message for the joining rank
 constexpr std::size_t kMaxMessage = 4 << 20;
@@ -173,6 +174,18 @@ std::string seconds(std::chrono::milliseconds ms) {
       send_message(conn.get(), kRefused, "the join socket belongs to another user");
       continue;
     }
+    // The rank says what it wants first; one that disagrees is refused, uncounted.
+    set_receive_timeout(conn.get(), std::chrono::milliseconds(5000));
+    Message hello;
+    if (receive_message(conn.get(), hello) != Received::Message || hello.kind != kHello) continue;
+    if (hello.text != s.key) {
+      send_message(conn.get(), kRefused,
+                   "this rank's options differ from those the node's container was built with\n  node: " + s.key +
+                       "\n  rank: " + hello.text +
+                       "\nranks that share a node must run the same image with the same binds and the same --join-ct; "
+                       "give each job step its own --join-tag, or --no-join");
+      continue;
+    }
     if (joined >= s.peers) {
       send_message(conn.get(), kRefused,
                    "this node's container already has all " + std::to_string(s.peers) + " ranks expected (from " +
@@ -295,7 +308,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
     UniqueFd sock = new_socket();
     if (bind(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) {
       check(listen(sock.get(), SOMAXCONN), "join: listen");
-      spdlog::debug("join: first rank on this node for tag {} ({} ranks expected, from {})", s.tag, s.peers, s.peers_from);
+      spdlog::info("join: first rank on this node for tag {}: building the container ({} ranks expected, from {})", s.tag,
+                   s.peers, s.peers_from);
       return JoinLeader(std::move(sock), s);
     }
     if (errno != EADDRINUSE) throw_errno("join: can't bind the node's join socket @" + name);
@@ -320,10 +334,13 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
       if (keeper.uid != getuid())
         throw JoinUnavailable("join: the node's join socket @" + name + " is held by uid " + std::to_string(keeper.uid) +
                               " (pid " + std::to_string(keeper.pid) + "), not by you (another user holds this job's join name)");
-      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      set_receive_timeout(sock.get(), left);
       Message m;
-      switch (receive_message(sock.get(), m)) {
+      Received got = Received::Closed;  // a first rank gone before it read this one's key: elect again
+      if (send_message(sock.get(), kHello, s.key)) {
+        set_receive_timeout(sock.get(), std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()));
+        got = receive_message(sock.get(), m);
+      }
+      switch (got) {
         case Received::Message:
           if (m.kind == kRefused) throw Error("join: " + m.text);
           if (m.kind != kFacts || m.fds.size() != 3) throw Error("join: unexpected message from the node's first rank");
@@ -332,7 +349,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
           ticket.root = std::move(m.fds[2]);
           ticket.facts = std::move(m.text);
           ticket.keeper = keeper.pid;
-          spdlog::debug("join: entering the container of tag {} built by pid {}", s.tag, keeper.pid);
+          spdlog::info("join: entering the container of tag {} built by pid {} ({} ranks, from {})", s.tag, keeper.pid,
+                       s.peers, s.peers_from);
           return std::nullopt;
         case Received::TimedOut:
           throw Error("join: waited " + seconds(s.timeout) + " for the first rank on this node (pid " + std::to_string(keeper.pid) +

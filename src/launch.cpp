@@ -42,9 +42,18 @@ std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContex
     s.peers = *rank.local_size;
     s.peers_from = rank.local_size_from + (rank.local_size_from.find('=') == std::string::npos
                                                ? "=" + std::to_string(*rank.local_size) : "");
+  } else if (auto cpus = host.env.get("SLURM_CPUS_ON_NODE"); asked && cpus) {
+    // ch-run's last resort: a Slurm allocation's CPUs on this node.
+    int n = 0;
+    auto [end, ec] = std::from_chars(cpus->data(), cpus->data() + cpus->size(), n);
+    if (ec != std::errc() || end != cpus->data() + cpus->size() || n < 1)
+      throw Error("--join: SLURM_CPUS_ON_NODE=" + *cpus + " is not a count of ranks; give --join-ct=N", kExitUsage);
+    s.peers = n;
+    s.peers_from = "SLURM_CPUS_ON_NODE=" + *cpus;
   } else if (asked) {
     throw Error("--join: can't tell how many ranks share this node: no launcher variable gives it "
-                "(OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE, JSM_NAMESPACE_LOCAL_SIZE); "
+                "(OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE, JSM_NAMESPACE_LOCAL_SIZE, "
+                "SLURM_CPUS_ON_NODE); "
                 "give --join-ct=N", kExitUsage);
   } else {
     return std::nullopt;  // automatic, and nothing says there are peers
@@ -72,7 +81,14 @@ void start_gpu_stats(std::optional<StatsSink>& sink, const Plan& p) {
   sink->start_gpu(p.nvml, visible.value_or(""));
 }
 
+// -v: what this rank's environment differs in from the host's, for debugging.
+void log_environment(const Plan& p) {
+  if (!spdlog::should_log(spdlog::level::info)) return;
+  for (const auto& line : env_change_lines(p)) spdlog::info("environment: {}", line);
+}
+
 [[noreturn]] void enter(std::optional<StatsSink>& sink, const JoinTicket& ticket, const Plan& p) {
+  log_environment(p);
   start_gpu_stats(sink, p);
   enter_container(ticket, p, sink ? &*sink : nullptr);
 }
@@ -88,10 +104,13 @@ void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) 
   auto settings = join_settings(r, host);
   if (!settings || settings->peers < 2) {
     Plan p = make_plan(o, host);
+    log_environment(p);
     start_gpu_stats(sink, p);
     run_container(p, nullptr, "", stats);
   }
   const std::string key = node_key(o);
+  settings->key = key + "\npeers " + std::to_string(settings->peers);
+  spdlog::info("{}", describe_join(settings));
   JoinTicket ticket;
   std::optional<JoinLeader> leader;
   try {
@@ -100,12 +119,14 @@ void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) 
     // Safe and slower: this rank's own container, as with --no-join.
     spdlog::warn("{}; this rank builds a container of its own (a --join-tag of your own shares one again)", e.what());
     Plan p = make_plan(o, host);
+    log_environment(p);
     start_gpu_stats(sink, p);
     run_container(p, nullptr, "", stats);
   }
   if (leader) {
     // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
     Plan p = make_plan(o, host);
+    log_environment(p);
     start_gpu_stats(sink, p);
     run_container(p, &*leader, node_facts_to_json(p, key), stats);
   }

@@ -77,7 +77,6 @@ std::string node_facts_to_json(const Plan& p, const std::string& key) {
               {"metadata", p.config.metadata_path}}},
             {"profile_env", env_changes},
             {"profile_files", p.profile_files},
-            {"has_root_home", p.has_root_home},
             {"user", p.user},
             {"nvml", p.nvml},
             {"launcher",
@@ -107,7 +106,6 @@ Plan plan_from_node_facts(const std::string& text, const std::string& key, const
       p.profile_env.push_back({kind_from(e.at("kind").get<std::string>()), e.at("name").get<std::string>(),
                                e.at("value").get<std::string>(), e.at("origin").get<std::string>()});
     p.profile_files = j.at("profile_files").get<std::vector<std::string>>();
-    p.has_root_home = j.at("has_root_home").get<bool>();
     p.user = j.at("user").get<std::string>();
     p.nvml = j.value("nvml", std::string());
     const json& l = j.at("launcher");

@@ -157,15 +157,18 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
   if (o.gpu_per_rank.value_or(p.launcher.gpu_per_rank.value_or(false))) set_gpu_per_rank(env, host.rank, host.dev_dir);
   // TMPDIR names a host path; the host's TMPDIR is what /tmp is in the container.
   env.unset("TMPDIR");
-  if (o.home)
-    env.set("HOME", "/home/" + p.user);
-  else if (o.no_image_env || !std::any_of(config.env.begin(), config.env.end(),
-                                          [](const std::string& e) { return e.starts_with("HOME="); }))
-    env.set("HOME", p.has_root_home ? "/root" : "/");
-  env.set("PATH", path_with_bin(env.get("PATH").value_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin")));
+  // HOME stays the host's (or the image ENV's), as with ch-run; --home binds it.
+  if (o.home) env.set("HOME", "/home/" + p.user);
+  // /bin appended as ch-run does; an unset PATH is left unset, with ch-run's warning.
+  if (auto path = env.get("PATH"))
+    env.set("PATH", path_with_bin(*path));
+  else
+    spdlog::warn("$PATH not set");
   for (const auto& op : o.env_ops) {
     switch (op.kind) {
       case EnvOp::Kind::ImageEnv: {
+        if (config.env.empty())
+          spdlog::warn("--set-env: image {} has no ENV (in .hpai/image.json or ch/environment); nothing to set", p.image);
         std::vector<Assignment> as;
         for (const auto& e : config.env) as.push_back(parse_assignment(e, "image ENV"));
         apply_assignments(env, as, op.expand);
@@ -183,7 +186,10 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
         break;
     }
   }
-  env.set("HPAI_RUNNING", "1");  // after --unset-env, like ch-run's CH_RUNNING
+  // After --unset-env, so scripts can always tell they run in a container; CH_RUNNING
+  // for those written for ch-run.
+  env.set("HPAI_RUNNING", "1");
+  env.set("CH_RUNNING", "hpai");
   return env;
 }
 
@@ -373,8 +379,6 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
   place_mounts(p, *image, writable);
 
-  const auto root_home = image->lstat("root");
-  p.has_root_home = root_home && root_home->type == ImageStat::Type::Dir;
   p.user = who.user;
   finish_plan(p, o, host);
   return p;

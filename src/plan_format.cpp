@@ -65,6 +65,16 @@ std::string quoted_argv(const std::vector<std::string>& argv) {
 
 }  // namespace
 
+std::vector<std::string> env_change_lines(const Plan& p) {
+  std::vector<std::pair<std::string, std::string>> set;
+  std::vector<std::string> unset;
+  env_changes(p, set, unset);
+  std::vector<std::string> out;
+  for (const auto& [k, v] : set) out.push_back("set " + k + "=" + v);
+  for (const auto& k : unset) out.push_back("unset " + k);
+  return out;
+}
+
 std::string plan_to_text(const Plan& p) {
   std::string out;
   out += "image:       " + p.image + " (" + mode_name(p.root_mode) +

@@ -17,9 +17,12 @@ void refuse_setuid() {
   gid_t rgid = 0, egid = 0, sgid = 0;
   check(getresuid(&ruid, &euid, &suid), "getresuid");
   check(getresgid(&rgid, &egid, &sgid), "getresgid");
-  if (ruid != euid || ruid != suid || rgid != egid || rgid != sgid)
-    throw Error("hpai-run is installed setuid or setgid (real uid " + std::to_string(ruid) + ", effective uid " +
-                std::to_string(euid) + "); it needs no privilege and refuses to run that way: chmod u-s,g-s the binary");
+  if (ruid != euid || ruid != suid)
+    throw Error("hpai-run is installed setuid (real uid " + std::to_string(ruid) + ", effective uid " + std::to_string(euid) +
+                ", saved uid " + std::to_string(suid) + "); it needs no privilege and refuses to run that way: chmod u-s the binary");
+  if (rgid != egid || rgid != sgid)
+    throw Error("hpai-run is installed setgid (real gid " + std::to_string(rgid) + ", effective gid " + std::to_string(egid) +
+                ", saved gid " + std::to_string(sgid) + "); it needs no privilege and refuses to run that way: chmod g-s the binary");
 }
 
 std::string uid_map_line(const IdMap& map) {

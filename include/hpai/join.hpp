@@ -27,6 +27,10 @@ struct JoinSettings {
   std::string peers_from;   // where the count came from ("--join-ct=4"), for messages
   std::string tag;          // ranks with the same tag (and user) share a container
   std::chrono::milliseconds timeout{60'000};
+  // What a rank's container must match (node_key() and the rank count): a joining rank
+  // says its own, and the keeper admits it only if they agree, so a rank with other
+  // options never takes a slot a matching rank needs.
+  std::string key;
 };
 
 // The abstract socket name of a tag, for this user ("hpai-join/1000/slurm-12.0").

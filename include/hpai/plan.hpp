@@ -119,7 +119,6 @@ struct Plan {
   // join a node's container get them from the first rank instead of reading the image
   // and the profile themselves.
   std::vector<EnvChange> profile_env;
-  bool has_root_home = false;
   std::string user;           // the user's name in the generated /etc/passwd
   ProfileLauncher launcher;   // the profile's torch_env/gpu_per_rank switches
   RankInfo rank;
@@ -140,6 +139,8 @@ Plan plan_from_node_facts(const std::string& json, const std::string& node_key, 
 std::string node_key(const RunOptions& options);
 
 std::string plan_to_text(const Plan& plan);
+// "set NAME=VALUE" / "unset NAME": how the payload's environment differs from the host's.
+std::vector<std::string> env_change_lines(const Plan& plan);
 std::string plan_to_json(const Plan& plan);
 
 }  // namespace hpai

@@ -3,6 +3,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <map>
 
 #include "harness.hpp"
@@ -60,7 +61,14 @@ TEST(Setuid, SetuidInstallIsRefused) {
   ASSERT_EQ(chmod(copy.c_str(), 04755), 0);
   Result r = run_as(user, {copy, test_image("busybox"), "--", "true"});
   EXPECT_EQ(r.exit_code, 31) << r;
-  EXPECT_TRUE(contains(r.err, "installed setuid or setgid")) << r;
+  EXPECT_TRUE(contains(r.err, "hpai-run[")) << "the documented hpai-run[PID]: error: form\n" << r;
+  EXPECT_TRUE(contains(r.err, "installed setuid (real uid " + std::to_string(user.uid) + ", effective uid 0")) << r;
+  // Setgid: the message speaks of gids.
+  ASSERT_EQ(chmod(copy.c_str(), 02755), 0);
+  Result g = run_as(user, {copy, test_image("busybox"), "--", "true"});
+  EXPECT_EQ(g.exit_code, 31) << g;
+  EXPECT_TRUE(contains(g.err, "installed setgid (real gid " + std::to_string(user.gid) + ", effective gid 0")) << g;
+  EXPECT_FALSE(contains(g.err, "uid")) << g;
 }
 
 class Env : public ContainerTest {
@@ -90,8 +98,9 @@ TEST_P(Env, HostEnvironmentPassesThroughAndImageEnvApplies) {
   EXPECT_EQ(v["IMAGE_VAR"], "from-image");
   EXPECT_EQ(v["PATH"], "/usr/bin:/bin");
   EXPECT_EQ(v["HPAI_RUNNING"], "1");
+  EXPECT_EQ(v["CH_RUNNING"], "hpai");
   EXPECT_EQ(v.count("TMPDIR"), 0u);
-  EXPECT_EQ(v["HOME"], "/root");
+  EXPECT_EQ(v["HOME"], who().home) << "the host's HOME, as ch-run keeps it";
 }
 
 TEST_P(Env, LauncherVariablesFromTheHostBeatTheImage) {
@@ -120,16 +129,36 @@ TEST_P(Env, SetAndUnsetApplyInCommandLineOrder) {
   EXPECT_EQ(v.count("HOST_ONE") + v.count("HOST_TWO"), 0u);
 }
 
-TEST_P(Env, EnvNoExpandKeepsDollarsLiterally) {
-  auto v = env_in({"--set-env=X=$HOME", "--env-no-expand", "--set-env=Y=$HOME"});
-  EXPECT_EQ(v["X"], v["HOME"]);
+// As in ch-run, --env-no-expand applies to every --set-env, given before or after it.
+TEST_P(Env, EnvNoExpandKeepsDollarsLiterallyEverywhere) {
+  auto v = env_in({"--set-env=X=$HOME", "--env-no-expand", "--set-env=Y=$HOME", "--set-env=Z=bar:$"});
+  EXPECT_EQ(v["X"], "$HOME");
   EXPECT_EQ(v["Y"], "$HOME");
+  EXPECT_EQ(v["Z"], "bar:$");
+  auto e = env_in({"--set-env=V=bar:$", "--set-env=W=$HOME:$"});
+  EXPECT_EQ(e["V"], "bar:$") << "a lone $ is kept, as ch-run keeps it";
+  EXPECT_EQ(e["W"], who().home + ":$");
 }
 
-TEST_P(Env, MarkerSurvivesUnsetEverything) {
+TEST_P(Env, MarkersSurviveUnsetEverything) {
   Result r = hpai({"--unset-env=*", test_image("busybox"), "--", "/bin/env"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, "HPAI_RUNNING=1\n");
+  EXPECT_EQ(r.out, "HPAI_RUNNING=1\nCH_RUNNING=hpai\n");
+}
+
+TEST_P(Env, UnsetPathIsWarnedAboutAndLeftUnset) {
+  Result r = run_as(who(), {"env", "-u", "PATH", hpai_run(), "--no-image-env", test_image("busybox"), "--", "/bin/env"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_FALSE(contains(r.out, "PATH=")) << r;
+  EXPECT_TRUE(contains(r.err, "warning: $PATH not set")) << r;
+}
+
+TEST_P(Env, BareSetEnvWithoutImageEnvWarns) {
+  const std::string img = own_copy("busybox");
+  std::filesystem::remove(img + "/.hpai/image.json");
+  Result r = hpai({"--set-env", img, "--", "true"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(contains(r.err, "has no ENV")) << r;
 }
 
 TEST_P(Env, BadSetEnvIsAClearError) {

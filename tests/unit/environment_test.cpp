@@ -39,6 +39,8 @@ TEST(Environment, ExpansionFollowsChRunsTable) {
       {"FOO=$BAR baz:qux", "FOO", "qux"},
       {"'BAZ=qux'", "BAZ", "qux"},           // ch-run(1) documents whole-assignment quotes as stripped
       {"FOO=${BAR}:x", "FOO", "bar:x"},      // hpai extension: ${NAME} items
+      {"V=bar:$", "V", "bar:$"},             // a lone $ is no variable (ch-run keeps it)
+      {"V=$", "V", "$"},
   };
   for (const auto& c : cases) {
     Assignment a = parse_assignment(c.text, "test");

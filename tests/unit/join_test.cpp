@@ -106,7 +106,7 @@ int exit_status(pid_t pid) {
 }
 
 TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
-  JoinSettings s{.peers = 3, .peers_from = "--join-ct=3", .tag = unique_tag("serve"), .timeout = 10s};
+  JoinSettings s{.peers = 3, .peers_from = "--join-ct=3", .tag = unique_tag("serve"), .timeout = 10s, .key = "k"};
   JoinTicket unused;
   auto leader = join_node(s, unused);
   ASSERT_TRUE(leader);
@@ -120,8 +120,22 @@ TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
   EXPECT_EQ(exit_status(joining_rank(s, "", "one too many")), 2);
 }
 
+// A rank whose options (or --join-ct) differ is refused before it is counted: the
+// matching ranks after it still get in.
+TEST(JoinNode, MismatchedRankIsRefusedWithoutTakingASlot) {
+  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("mismatch"), .timeout = 10s, .key = "k"};
+  JoinTicket unused;
+  auto leader = join_node(s, unused);
+  ASSERT_TRUE(leader);
+  leader->serve("{}");
+  JoinSettings other = s;
+  other.key = "k with other binds";
+  EXPECT_EQ(exit_status(joining_rank(other, "", "options differ from those the node's container was built with")), 2);
+  EXPECT_EQ(exit_status(joining_rank(s, "{}")), 0) << "the mismatched rank took the last slot";
+}
+
 TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
-  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("crash"), .timeout = 10s};
+  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("crash"), .timeout = 10s, .key = "k"};
   int ready[2];
   ASSERT_EQ(pipe(ready), 0);
   pid_t first = fork();
@@ -147,7 +161,7 @@ TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
 }
 
 TEST(JoinNode, StuckLeaderTimesOutWithAMessage) {
-  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("stuck"), .timeout = 300ms};
+  JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("stuck"), .timeout = 300ms, .key = "k"};
   JoinTicket unused;
   auto leader = join_node(s, unused);
   ASSERT_TRUE(leader);
@@ -174,18 +188,17 @@ TEST(NodeFacts, RoundTripAndKeyMismatch) {
   p.config.workdir = "/work";
   p.profile_env = {{EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", "/.hpai/host/lib", "p.json:3:4"}};
   p.user = "alice";
-  p.has_root_home = true;
   p.launcher.torch_env = true;
   const std::string key = node_key(o);
   const std::string facts = node_facts_to_json(p, key);
 
-  HostContext h = host_with({"PATH=/bin", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_LOCAL_RANK=2",
+  HostContext h = host_with({"PATH=/bin", "HOME=/home/alice", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_LOCAL_RANK=2",
                              "OMPI_COMM_WORLD_LOCAL_SIZE=4", "LD_LIBRARY_PATH=/host"});
   Plan joined = plan_from_node_facts(facts, key, o, h);
   EXPECT_EQ(joined.env.get("IMAGE_VAR"), "1");
   EXPECT_EQ(joined.env.get("LD_LIBRARY_PATH"), "/.hpai/host/lib:/host");
   EXPECT_EQ(joined.env.get("RANK"), "2");  // the profile's torch_env, with this rank's own numbers
-  EXPECT_EQ(joined.env.get("HOME"), "/root");
+  EXPECT_EQ(joined.env.get("HOME"), "/home/alice");  // this rank's own host HOME
   EXPECT_EQ(joined.cwd, "/work");
   EXPECT_EQ(joined.argv, std::vector<std::string>{"true"});
 

@@ -156,8 +156,9 @@ TEST_F(PlanTest, EnvironmentLayers) {
   EXPECT_EQ(p.env.get("SLURM_JOB_ID"), "42");          // the host's job id wins
   EXPECT_EQ(p.env.get("CUDA_VISIBLE_DEVICES"), "all");  // not set on the host: the image's applies
   EXPECT_FALSE(p.env.has("TMPDIR"));
-  EXPECT_EQ(p.env.get("HOME"), "/root");
+  EXPECT_EQ(p.env.get("HOME"), "/home/alice");  // the host's, as with ch-run
   EXPECT_EQ(p.env.get("HPAI_RUNNING"), "1");
+  EXPECT_EQ(p.env.get("CH_RUNNING"), "hpai");  // for scripts written for ch-run
   opts_.no_image_env = true;
   opts_.env_ops = {{EnvOp::Kind::Assign, "A=$USER:x", true}, {EnvOp::Kind::Assign, "B=$USER", false},
                    {EnvOp::Kind::Unset, "US*", true}, {EnvOp::Kind::ImageEnv, "", true}};
