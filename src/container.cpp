@@ -119,6 +119,7 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
 namespace {
 
 [[noreturn]] void start_payload(const Plan& p, const StatsSink* stats) {
+  if (p.launcher_pid) die_with_launcher(p.launcher_pid);  // under --stats the supervisor; the payload dies with it
   if (stats) run_supervised(p.argv, p.env, *stats, p.rank);
   exec_payload(p.argv, p.env);
 }
@@ -158,7 +159,7 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
   if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
 
   // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
-  if (leader) leader->serve(facts);
+  if (leader) leader->serve(facts, p.launcher_pid);
   spdlog::info("executing: {}", p.argv.front());
   start_payload(p, stats);
 }

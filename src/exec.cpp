@@ -1,5 +1,6 @@
 #include "hpai/exec.hpp"
 
+#include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -11,6 +12,11 @@
 extern char** environ;
 
 namespace hpai {
+
+void die_with_launcher(pid_t launcher) {
+  check(prctl(PR_SET_PDEATHSIG, SIGKILL), "can't set the parent-death signal");
+  if (getppid() != launcher) _exit(128 + SIGKILL);  // it died before we asked: as if we had got the signal
+}
 
 void exec_payload(const std::vector<std::string>& argv, const Environment& env) {
   if (argv.empty()) throw Error("no command to run", kExitUsage);

@@ -2,6 +2,8 @@
 
 #include <sys/utsname.h>
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include "hpai/digest.hpp"
@@ -216,11 +218,17 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
       for (const auto& t : m.at("RepoTags"))
         if (t.is_string()) repo_tags.push_back(t.get<std::string>());
     for (const auto& t : repo_tags) tags += (tags.empty() ? "" : ", ") + t;
-    bool match = tag.empty() || std::find(repo_tags.begin(), repo_tags.end(), tag) != repo_tags.end();
+    // "REPO:TAG" as docker spells it; a bare TAG matches its tag part ("1" for "realtest:1").
+    bool match = tag.empty() || std::any_of(repo_tags.begin(), repo_tags.end(), [&](const std::string& t) {
+                   return t == tag || (tag.find(':') == std::string::npos && t.size() > tag.size() &&
+                                       t.ends_with(":" + tag));
+                 });
     if (match && entry == nullptr) entry = &m;
-    else if (match && tag.empty()) throw Error(what + ": the archive holds several images (" + tags + "); choose one with SRC:TAG");
+    else if (match) throw Error(what + ": " + (tag.empty() ? std::string("the archive holds several images") : "\"" + tag + "\" names several images") +
+                                " (" + tags + "); choose one with --tag REPO:TAG");
   }
-  if (entry == nullptr) throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) + ")");
+  if (entry == nullptr)
+    throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) + "; pick one with --tag REPO:TAG)");
   ResolvedImage r;
   r.format = "docker-archive";
   if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty() &&

@@ -41,15 +41,19 @@ bool exists(const std::string& p) {
 // Blob names in any case: an upper-case digest name is still a blob (and checked as one).
 bool is_hex64(std::string_view s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos; }
 
-// Splits "PATH:TAG" when PATH exists and the whole string does not.
+// Splits "PATH:TAG" when the whole string is no file. A tag may hold a colon itself
+// (docker's RepoTags are always REPO:TAG: "x.tar:realtest:1"), so the split is at the
+// first colon whose prefix exists.
 void split_tag(const std::string& source, std::string& path, std::string& tag) {
   path = source;
   tag.clear();
   if (exists(source)) return;
-  auto colon = source.rfind(':');
-  if (colon != std::string::npos && colon > 0 && exists(source.substr(0, colon))) {
-    path = source.substr(0, colon);
-    tag = source.substr(colon + 1);
+  for (auto colon = source.find(':'); colon != std::string::npos; colon = source.find(':', colon + 1)) {
+    if (colon > 0 && exists(source.substr(0, colon))) {
+      path = source.substr(0, colon);
+      tag = source.substr(colon + 1);
+      return;
+    }
   }
 }
 
@@ -167,6 +171,14 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
   while (true) {
     int r = archive_read_next_header2(disk, e);
     if (r == ARCHIVE_EOF) break;
+    if (r < ARCHIVE_WARN) {
+      // libarchive says "PATH: Couldn't visit directory" and no errno: ask the kernel.
+      std::string msg = archive_error_string(disk) ? archive_error_string(disk) : "";
+      std::string failed = msg.substr(0, msg.rfind(": "));
+      if (!failed.empty() && access(failed.c_str(), R_OK | X_OK) != 0 && errno == EACCES)
+        throw Error("can't read " + failed + ": permission denied; a tree another user built (root, with debootstrap) "
+                    "can't be read whole by you: have its owner tar it (tar -C " + dir + " -cf image.tar .) and import the tar");
+    }
     if (r == ARCHIVE_WARN) spdlog::warn("{}: {}", dir, archive_error_string(disk));
     else if (r != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
     archive_read_disk_descend(disk);
@@ -228,6 +240,11 @@ std::string detect_format(const std::string& source) {
 ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   std::string path, tag;
   split_tag(o.source, path, tag);
+  if (!o.tag.empty()) {
+    if (!tag.empty()) throw Error("give the tag once: --tag " + o.tag + " or " + o.source + ", not both", kExitUsage);
+    path = o.source;
+    tag = o.tag;
+  }
   char real[PATH_MAX];
   if (realpath(path.c_str(), real) == nullptr) throw_errno("can't import " + path);
   path = real;

@@ -141,7 +141,7 @@ std::string seconds(std::chrono::milliseconds ms) {
 // The keeper: holds the namespaces and hands them out, then goes. It never execs and
 // keeps no descriptor of the launcher's but stderr, so srun and mpiexec see the rank's
 // output end when the rank's does.
-[[noreturn]] void keep(int listener, int userns, int mntns, int root, int winner, const JoinSettings& s,
+[[noreturn]] void keep(int listener, int userns, int mntns, int root, int winner, int launcher, const JoinSettings& s,
                        const std::string& facts) {
   int joined = 1;  // the first rank
   bool winner_gone = false;
@@ -161,11 +161,15 @@ std::string seconds(std::chrono::milliseconds ms) {
       }
       timeout = static_cast<int>(left);
     }
-    pollfd fds[2] = {{listener, POLLIN, 0}, {winner, POLLIN, 0}};
-    int n = poll(fds, winner_gone ? 1 : 2, timeout);
+    // The launcher (mpiexec, orted, slurmstepd) gone means the job is torn down: no
+    // rank comes any more, and the keeper must not outlive it (Slurm's linuxproc
+    // tracking can't reap a process reparented to init).
+    pollfd fds[3] = {{listener, POLLIN, 0}, {launcher, POLLIN, 0}, {winner_gone ? -1 : winner, POLLIN, 0}};
+    int n = poll(fds, 3, timeout);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) _exit(2);
-    if (!winner_gone && (fds[1].revents & (POLLIN | POLLHUP))) winner_gone = true;
+    if (fds[1].revents & (POLLIN | POLLHUP)) _exit(0);
+    if (!winner_gone && (fds[2].revents & (POLLIN | POLLHUP))) winner_gone = true;
     if (!(fds[0].revents & POLLIN)) continue;
     UniqueFd conn(accept4(listener, nullptr, nullptr, SOCK_CLOEXEC));
     if (!conn) continue;
@@ -254,7 +258,7 @@ std::string join_socket_name(uid_t uid, const std::string& tag) {
   return "hpai-join/" + std::to_string(uid) + "/" + tag.substr(0, 40) + "#" + hex;
 }
 
-void JoinLeader::serve(const std::string& facts) {
+void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
   UniqueFd userns(open("/proc/self/ns/user", O_RDONLY | O_CLOEXEC));
   if (!userns) throw_errno("join: can't open /proc/self/ns/user");
   UniqueFd mntns(open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC));
@@ -263,6 +267,11 @@ void JoinLeader::serve(const std::string& facts) {
   if (!root) throw_errno("join: can't open the container's /");
   UniqueFd winner(static_cast<int>(syscall(SYS_pidfd_open, getpid(), 0)));
   if (!winner) throw_errno("join: pidfd_open");
+  UniqueFd launcher;  // an fd poll() ignores when there is none to watch
+  if (launcher_pid > 1) {
+    launcher.reset(static_cast<int>(syscall(SYS_pidfd_open, launcher_pid, 0)));
+    if (!launcher) throw_errno("join: pidfd_open of the launcher (pid " + std::to_string(launcher_pid) + ")");
+  }
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!devnull) throw_errno("join: can't open /dev/null");
   std::fflush(nullptr);
@@ -276,18 +285,19 @@ void JoinLeader::serve(const std::string& facts) {
     if (keeper != 0) _exit(keeper < 0 ? 1 : 0);
     prctl(PR_SET_NAME, "hpai-keeper");
     ignore_job_control_signals();
-    // Fixed descriptors 3-7 and nothing else open: no PMI socket or launcher pipe is
+    // Fixed descriptors 3-8 and nothing else open: no PMI socket or launcher pipe is
     // held past the payload's life. Park ours above 1000, clear 3-999, bring them down.
-    const int want[] = {listener_.get(), userns.get(), mntns.get(), root.get(), winner.get()};
-    int parked[5];
-    for (int i = 0; i < 5; ++i)
+    const int want[] = {listener_.get(), userns.get(), mntns.get(), root.get(), winner.get(),
+                        launcher ? launcher.get() : devnull.get()};
+    int parked[6];
+    for (int i = 0; i < 6; ++i)
       if ((parked[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 1000)) < 0) _exit(3);
     if (dup2(devnull.get(), 0) < 0 || dup2(devnull.get(), 1) < 0) _exit(3);
     if (syscall(SYS_close_range, 3, 999, 0) != 0) _exit(3);
-    for (int i = 0; i < 5; ++i)
+    for (int i = 0; i < 6; ++i)
       if (dup2(parked[i], 3 + i) < 0) _exit(3);
-    if (syscall(SYS_close_range, 8, ~0U, 0) != 0) _exit(3);
-    keep(3, 4, 5, 6, 7, settings_, facts);
+    if (syscall(SYS_close_range, 9, ~0U, 0) != 0) _exit(3);
+    keep(3, 4, 5, 6, 7, launcher ? 8 : -1, settings_, facts);
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

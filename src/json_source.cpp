@@ -191,17 +191,17 @@ JsonSource JsonSource::parse(const std::string& text, const std::string& file) {
     SourcePos pos = position_of(file, s.text_, e.byte > 0 ? e.byte - 1 : 0);
     std::string what = e.what();
     auto cut = what.find("syntax error");
-    throw Error(pos.str() + ": invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
+    throw JsonSyntaxError(pos, "invalid JSON: " + (cut == std::string::npos ? what : what.substr(cut)));
   } catch (const json::exception& e) {  // a number out of range
-    throw Error(file + ": invalid JSON: " + e.what());
+    throw JsonSyntaxError(SourcePos{file}, std::string("invalid JSON: ") + e.what());
   }
   PositionRecorder recorder(s.text_, s.offsets_);
   CountingIterator first{s.text_.data(), recorder.seen()};
   CountingIterator last{s.text_.data() + s.text_.size(), recorder.seen()};
   json::sax_parse(first, last, &recorder);
   if (auto at = recorder.too_deep_at())
-    throw Error(position_of(file, s.text_, *at).str() + ": JSON nested more than " +
-                std::to_string(PositionRecorder::kMaxDepth) + " levels deep");
+    throw JsonSyntaxError(position_of(file, s.text_, *at),
+                          "JSON nested more than " + std::to_string(PositionRecorder::kMaxDepth) + " levels deep");
   return s;
 }
 

@@ -81,10 +81,14 @@ void start_gpu_stats(std::optional<StatsSink>& sink, const Plan& p) {
   sink->start_gpu(p.nvml, visible.value_or(""));
 }
 
-// -v: what this rank's environment differs in from the host's, for debugging.
+// -v: what this rank's environment differs in from the host's, and where the run
+// differs from what docker run would do with the same image.
 void log_environment(const Plan& p) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   for (const auto& line : env_change_lines(p)) spdlog::info("environment: {}", line);
+  if (!p.config.user.empty())
+    spdlog::info("the image's USER {} is not applied (docker run would switch to it): the payload runs as you (-u/-g choose "
+                 "the ids inside), with HOME={}", p.config.user, p.env.get("HOME").value_or("(unset)"));
 }
 
 [[noreturn]] void enter(std::optional<StatsSink>& sink, const JoinTicket& ticket, const Plan& p) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hpai/bounded_read.hpp"
+#include "hpai/elf.hpp"
 #include "hpai/error.hpp"
 #include "hpai/path_in_root.hpp"
 
@@ -87,6 +88,32 @@ std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs) {
     if (l.linker_name == "libmpich" || (mpi && l.version[0] == 12)) add(MpiFamily::Mpich);
   }
   return out;
+}
+
+std::vector<MpiFamily> host_mpi_families(const std::vector<std::string>& paths) {
+  auto host_fs = open_directory_image("/");
+  std::vector<FoundLibrary> libs;
+  for (const auto& p : paths) {
+    auto found = find_library(*host_fs, p);
+    if (!found) continue;
+    libs.push_back(*found);
+    try {  // the soname says what the file is, whatever the link to it is called
+      if (auto elf = read_elf(found->file); elf && !elf->soname.empty())
+        if (auto n = parse_library_name(elf->soname)) libs.push_back({p, found->file, n->linker_name, n->version});
+    } catch (const Error&) {
+      // not an ELF file we can read: the names alone decide
+    }
+  }
+  return mpi_families(libs);
+}
+
+std::string family_contradiction(MpiFamily declared, const std::vector<std::string>& paths) {
+  auto found = host_mpi_families(paths);
+  if (found.empty() || std::find(found.begin(), found.end(), declared) != found.end()) return "";
+  std::string names;
+  for (const auto& p : paths) names += (names.empty() ? "" : ", ") + p.substr(p.rfind('/') + 1);
+  return std::string("mpi.family is ") + to_string(declared) + ", but the host libraries (" + names + ") are " +
+         to_string(found.front()) + "'s (by their names and sonames); fix \"family\" or \"libraries\"";
 }
 
 std::string version_incompatibility(const FoundLibrary& host, const FoundLibrary& image, MpiCompat mode,

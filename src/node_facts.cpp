@@ -73,6 +73,7 @@ std::string node_facts_to_json(const Plan& p, const std::string& key) {
              {{"env", p.config.env},
               {"workdir", p.config.workdir},
               {"entrypoint", p.config.entrypoint},
+              {"user", p.config.user},
               {"cmd", p.config.cmd},
               {"metadata", p.config.metadata_path}}},
             {"profile_env", env_changes},
@@ -100,6 +101,7 @@ Plan plan_from_node_facts(const std::string& text, const std::string& key, const
     p.config.env = c.at("env").get<std::vector<std::string>>();
     p.config.workdir = c.at("workdir").get<std::string>();
     p.config.entrypoint = c.at("entrypoint").get<std::vector<std::string>>();
+    p.config.user = c.at("user").get<std::string>();
     p.config.cmd = c.at("cmd").get<std::vector<std::string>>();
     p.config.metadata_path = c.at("metadata").get<std::string>();
     for (const json& e : j.at("profile_env"))

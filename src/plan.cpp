@@ -78,6 +78,7 @@ HostContext HostContext::current() {
   h.gid = getgid();
   h.env = Environment::from_process();
   h.rank = detect_ranks(h.env);
+  h.parent = getppid();
   return h;
 }
 
@@ -149,8 +150,16 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
   if (!o.no_image_env) apply_image_env(env, config, host.env, true);
   // The site profile's changes: after the image (the site knows this machine), before
   // the user's own --set-env. Each profile's values expand against what came before it.
+  // Like image ENV, they don't undo what the batch system set for this job: the host's
+  // CUDA_VISIBLE_DEVICES from Slurm's GPU binding beats a profile's.
   const Environment before_profile = env;
-  for (const auto& c : p.profile_env) apply_env_change(env, c, before_profile);
+  for (const auto& c : p.profile_env) {
+    if (is_launcher_variable(c.name) && host.env.has(c.name)) {
+      spdlog::info("keeping the host's {} over the profile's (from {})", c.name, c.origin);
+      continue;
+    }
+    apply_env_change(env, c, before_profile);
+  }
   // This rank's launcher variables, before --set-env so the user still has the last word.
   map_pmix_names(env);
   if (o.torch_env.value_or(p.launcher.torch_env.value_or(false))) set_torch_env(env, host.rank, host.env);
@@ -310,17 +319,18 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
 
   // Kernel file systems: required, the payload can't do without them.
   for (const char* dir : {"/dev", "/proc", "/sys"}) p.mounts.push_back(bind_of(dir, dir, false, writable, "default"));
-  // Host name resolution and identity: optional, skipped when either side lacks them.
-  // Host name resolution must match the host's (MPI and NCCL look up peers and
-  // "localhost"): an image without /etc/hosts or /etc/resolv.conf gets a mount point
-  // from the skeleton layer or the overlay, but -w never writes one into the image.
+  // Host name resolution and identity: optional, skipped when the host lacks them.
+  // Name resolution must be the host's (MPI, NCCL and torch's rendezvous look up peers
+  // and "localhost"; without /etc/hosts that goes to DNS and can hang until the time
+  // limit): an image lacking /etc/hosts or /etc/resolv.conf gets a mount point as -b
+  // would, from the skeleton layer, the overlay, or with -w an empty file in the image.
   for (const char* file : {"/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"}) {
     auto src = real_path(file);
     if (!src) continue;
     const bool name_service = std::strcmp(file, "/etc/machine-id") != 0;
     if (image_has(*image, file))
       p.mounts.push_back(bind_of(*src, file, true, false, "default"));
-    else if (name_service && p.root_mode != RootMode::Writable)
+    else if (name_service)
       p.mounts.push_back(bind_of(*src, file, true, true, "default"));
   }
   if (!o.no_passwd) {
@@ -386,10 +396,18 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
 
 void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
   p.rank = host.rank;
+  if (host.rank.launcher != Launcher::None && host.parent > 1) p.launcher_pid = host.parent;
   p.host_env = host.env;
   p.env = make_environment(o, host, p);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");
-  if (!o.command.empty()) {
+  if (o.entrypoint_args) {
+    // docker run IMAGE ARGS: the Entrypoint, then ARGS in place of the Cmd.
+    p.argv = p.config.entrypoint;
+    const auto& args = o.command.empty() ? p.config.cmd : o.command;
+    p.argv.insert(p.argv.end(), args.begin(), args.end());
+    if (p.argv.empty())
+      throw Error("--entrypoint-args: image " + p.image + " has no Entrypoint or Cmd, and no arguments were given", kExitUsage);
+  } else if (!o.command.empty()) {
     p.argv = o.command;
   } else {
     p.argv = p.config.entrypoint;

@@ -508,6 +508,18 @@ Profile read_chain(const std::string& path, const std::vector<std::string>& sear
 
 std::string system_profile_dir() { return HPAI_SYSTEM_PROFILE_DIR; }
 
+std::string installed_data_dir() {
+  // Beside the binaries (BINDIR/../share/hpai), wherever the tree was installed to.
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+  if (n <= 0) return "";
+  std::string exe(buf, static_cast<std::size_t>(n));
+  std::string bin = exe.substr(0, exe.rfind('/'));
+  return bin.substr(0, bin.rfind('/')) + "/share/hpai";
+}
+
+std::string recipe_profile_dir() { return installed_data_dir() + "/profiles"; }
+
 std::vector<std::string> profile_search_path(const Environment& env) {
   std::vector<std::string> dirs = split_list(env.get("HPAI_PROFILE_PATH").value_or(""), ':');
   dirs.push_back(HPAI_SYSTEM_PROFILE_DIR);
@@ -524,7 +536,9 @@ std::string find_profile(const std::string& name_or_path, const std::vector<std:
     std::string p = dir + "/" + name_or_path + ".json";
     if (exists(p)) return p;
   }
-  throw Error("no profile named " + name_or_path + " in " + join(search_path) +
+  // Last, the recipes installed with hpai (never a site default: see find_default_profile).
+  if (std::string p = recipe_profile_dir() + "/" + name_or_path + ".json"; exists(p)) return p;
+  throw Error("no profile named " + name_or_path + " in " + join(search_path) + " or the recipes in " + recipe_profile_dir() +
               " (set $HPAI_PROFILE_PATH, or give the profile's path)");
 }
 

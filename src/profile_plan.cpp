@@ -100,13 +100,17 @@ void add_devices(ProfileEffect& e, const std::vector<ProfileBind>& devices) {
 // ---- MPI ----
 
 // The MPI libraries in a prefix directory: per linker name, the most specific version.
+// Open MPI's libmpi needs its own libopen-rte and libopen-pal in lockstep (Open MPI
+// <= 4), so those count as MPI libraries here too.
 std::vector<HostPath> libraries_in_prefix(const HostPath& prefix) {
   DIR* d = opendir(prefix.path.c_str());
   if (!d) throw_errno("can't list MPI prefix " + prefix.path + " (from " + from(prefix.origin) + ")");
   std::map<std::string, std::pair<std::size_t, std::string>> best;
   while (struct dirent* ent = readdir(d)) {
     auto name = parse_library_name(ent->d_name);
-    if (!name || name->version.empty() || !name->linker_name.starts_with("libmpi")) continue;
+    if (!name || name->version.empty()) continue;
+    const std::string& l = name->linker_name;
+    if (!l.starts_with("libmpi") && l != "libopen-rte" && l != "libopen-pal") continue;
     auto& b = best[name->linker_name];
     if (name->version.size() > b.first) b = {name->version.size(), ent->d_name};
   }
@@ -125,7 +129,13 @@ void replace_libraries(ProfileEffect& e, HostDir& dir, const ImageFs& host_fs, c
       throw Error("can't use host MPI library " + hp.path + ": " + (exists(hp.path) ? "not a shared library name" : "no such file on host") +
                   " (from " + from(hp.origin) + ")");
     host->file = host_source(host->file, from(hp.origin));
-    LibraryReplacement r = pair_library(*host, image_libs, mode);
+    LibraryReplacement r;
+    try {
+      r = pair_library(*host, image_libs, mode);
+    } catch (const Error& refused) {
+      throw Error(std::string(refused.what()) + " (from " + from(hp.origin) + ", " + to_string(mode) +
+                  " mode; run with --no-mpi to keep the image's own MPI, or set mpi.compat in the profile)");
+    }
     for (const auto& w : r.warnings) e.notes.push_back("warning: " + w);
     if (r.image) {
       e.mounts.push_back(bind_of(host->file, r.image->file, true, false, from(hp.origin) + ": " + what));
@@ -158,6 +168,13 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
     if (auto n = parse_library_name(base_name(hp.path))) wanted.insert(n->linker_name);
   std::vector<FoundLibrary> image_libs = image_libraries(image, wanted);
   std::optional<MpiFamily> host_family = m.family;
+  if (m.family) {
+    std::vector<std::string> paths;
+    for (const auto& hp : libs) paths.push_back(hp.path);
+    if (auto wrong = family_contradiction(*m.family, paths); !wrong.empty())
+      throw Error("can't swap MPI: " + wrong + " (from " + from(m.origin) + "; hpai-profile check lists what is wrong; "
+                  "--no-mpi keeps the image's MPI)");
+  }
   if (auto found = mpi_families(host_libs); !host_family && found.size() == 1) host_family = found.front();
   auto image_families = mpi_families(image_libs);
   if (host_family && !image_families.empty() &&

@@ -5,6 +5,7 @@
 
 #include "hpai/error.hpp"
 #include "hpai/ld_cache.hpp"
+#include "hpai/mpi.hpp"
 #include "hpai/nvidia.hpp"
 #include "hpai/profile.hpp"
 
@@ -91,6 +92,11 @@ void check_profile_host(const Profile& p, Diagnostics& d) {
     }
     if (m.dependencies)
       for (const auto& l : *m.dependencies) check_library(l, "MPI dependency", d);
+    if (m.family && m.libraries) {
+      std::vector<std::string> paths;
+      for (const auto& l : *m.libraries) paths.push_back(l.path);
+      if (auto wrong = family_contradiction(*m.family, paths); !wrong.empty()) report(d, true, m.origin, wrong);
+    }
     check_binds(m.binds, "MPI bind source", d);
   }
   if (p.nvidia && p.nvidia->enabled.value_or(GpuMode::Auto) != GpuMode::Off) {

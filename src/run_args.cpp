@@ -128,6 +128,8 @@ const OptionSpec kOptions[] = {
      [](RunCommandLine& c, const Value&) { c.options.gpu_per_rank = true; }},
     {"stats", 0, Arg::Optional, "FILE", "report wall time, CPU, max RSS, exit status (and GPU use): a line on stderr, or JSON to FILE (%r rank, %h host)",
      [](RunCommandLine& c, const Value& v) { c.options.stats = v ? nonempty(v, "stats") : "-"; }},
+    {"entrypoint-args", 0, Arg::None, nullptr, "docker run's rule: the words after IMAGE are arguments to its Entrypoint, in place of its Cmd",
+     [](RunCommandLine& c, const Value&) { c.options.entrypoint_args = true; }},
     {"dry-run", 0, Arg::None, nullptr, "print the plan (namespaces, mounts, environment) and exit",
      [](RunCommandLine& c, const Value&) { c.dry_run = true; }},
     {"json", 0, Arg::None, nullptr, "with --dry-run, print the plan as JSON", [](RunCommandLine& c, const Value&) { c.json = true; }},

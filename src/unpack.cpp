@@ -186,9 +186,11 @@ void LayerWriter::apply(struct archive* a, const std::string& what) {
   while (true) {
     int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_EOF) break;
-    if (r == ARCHIVE_WARN) spdlog::warn("{}: {}", what, archive_error_string(a));
     if (r < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "unreadable archive"));
     const char* raw = archive_entry_pathname(e);
+    if (r == ARCHIVE_WARN)
+      spdlog::warn("{}: {}: {}", what, raw ? raw : "(a member with an unreadable name)",
+                   archive_error_string(a) ? archive_error_string(a) : "warning");
     if (raw == nullptr) {
       ++stats_.rejected;
       spdlog::warn("{}: skipping a member with an unreadable name", what);

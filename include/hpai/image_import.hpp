@@ -12,6 +12,7 @@ namespace hpai {
 
 struct ImportOptions {
   std::string source;     // path; "PATH:TAG" picks a tag in an OCI layout or docker archive
+  std::string tag;        // --tag: the tag to pick (instead of :TAG in SOURCE)
   std::string name;       // "" = derived from the source
   std::string format = "auto";  // auto, tar, oci, oci-archive, docker-archive, dir
   std::string platform;   // "" = this machine's, for multi-platform OCI indexes

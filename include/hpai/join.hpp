@@ -51,8 +51,10 @@ class JoinLeader {
  public:
   JoinLeader(UniqueFd listener, JoinSettings settings) : listener_(std::move(listener)), settings_(std::move(settings)) {}
   // Call once the container is complete, in its namespaces, right before the exec:
-  // forks the keeper (detached, its stdio but stderr on /dev/null) and returns.
-  void serve(const std::string& facts);
+  // forks the keeper (detached, its stdio but stderr on /dev/null) and returns. With
+  // LAUNCHER (the process that started this rank), the keeper goes when it goes: a job
+  // torn down sends no more ranks.
+  void serve(const std::string& facts, pid_t launcher = 0);
 
  private:
   UniqueFd listener_;

@@ -8,6 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "hpai/error.hpp"
+
 namespace hpai {
 
 struct SourcePos {
@@ -15,6 +17,20 @@ struct SourcePos {
   int line = 0;    // 1-based; 0 when unknown
   int column = 0;  // 1-based
   std::string str() const;  // "FILE:LINE:COLUMN", or FILE when the position is unknown
+};
+
+// A file that is not valid JSON, at POS: tools print it as "FILE:LINE:COL: error: ..."
+// (the form editors and CI parse), the message without the position.
+class JsonSyntaxError : public Error {
+ public:
+  JsonSyntaxError(SourcePos pos, const std::string& message)
+      : Error(pos.str() + ": " + message), pos_(std::move(pos)), message_(message) {}
+  const SourcePos& pos() const { return pos_; }
+  const std::string& message() const { return message_; }
+
+ private:
+  SourcePos pos_;
+  std::string message_;
 };
 
 class JsonSource {

@@ -39,6 +39,14 @@ std::vector<FoundLibrary> image_libraries(const ImageFs& image, const std::set<s
 // Which MPI families the libraries belong to (an image may carry both); empty when none.
 std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs);
 
+// Which families the host MPI libraries at PATHS are of, by their file names and their
+// ELF sonames (a "libmpi.so" link may be MPICH's libmpi.so.12 or Open MPI's .40).
+std::vector<MpiFamily> host_mpi_families(const std::vector<std::string>& paths);
+
+// "" when a profile's declared "family" agrees with the host libraries it lists; else
+// what is wrong ("mpi.family is openmpi, but libmpich.so.12 is MPICH's").
+std::string family_contradiction(MpiFamily declared, const std::vector<std::string>& paths);
+
 // "" when HOST may stand in for IMAGE under MODE; else why not. Warnings (a newer
 // image patch level, ...) go to WARNINGS.
 std::string version_incompatibility(const FoundLibrary& host, const FoundLibrary& image, MpiCompat mode,

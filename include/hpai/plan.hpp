@@ -39,6 +39,7 @@ struct RunOptions {
   std::string image;    // a directory, or the name of an image in storage
   std::string storage;  // -s: storage directory ("" = $HPAI_STORAGE or the default)
   std::vector<std::string> command;
+  bool entrypoint_args = false;  // --entrypoint-args: COMMAND is arguments to the image's Entrypoint (docker run's rule)
   std::vector<BindSpec> binds;
   std::optional<std::string> cd;
   bool write = false;
@@ -66,6 +67,7 @@ struct HostContext {
   gid_t gid = 0;
   Environment env;
   RankInfo rank;               // from the launcher's variables in env
+  pid_t parent = 0;            // the process that started hpai-run (the launcher's, for a rank)
   std::string dev_dir = "/dev";  // where /dev/nvidiaN are counted (tests use a fake one)
   static HostContext current();
 };
@@ -122,6 +124,7 @@ struct Plan {
   std::string user;           // the user's name in the generated /etc/passwd
   ProfileLauncher launcher;   // the profile's torch_env/gpu_per_rank switches
   RankInfo rank;
+  pid_t launcher_pid = 0;     // a batch launcher's process that started this rank: the payload dies with it
 };
 
 Plan make_plan(const RunOptions& options, const HostContext& host);

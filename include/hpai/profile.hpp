@@ -93,6 +93,10 @@ bool has_errors(const Diagnostics& d);
 // then the system directory (/etc/hpai/profiles unless configured otherwise).
 std::vector<std::string> profile_search_path(const Environment& env);
 std::string system_profile_dir();
+// share/hpai beside the installed binaries, and the example profiles (recipes) in it:
+// found by name after the search path, and never applied unless named.
+std::string installed_data_dir();
+std::string recipe_profile_dir();
 // NAME_OR_PATH: a path (contains '/' or ends in ".json") or a name looked up as NAME.json.
 std::string find_profile(const std::string& name_or_path, const std::vector<std::string>& search_path);
 // The site default profile ("default.json" in the search path), applied when no

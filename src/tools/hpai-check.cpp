@@ -1,5 +1,7 @@
 // hpai-check: parse the command line, then let the library read images and targets
 // and compare them.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
@@ -50,7 +52,8 @@ int main(int argc, char** argv) {
 
   auto* image_cmd = app.add_subcommand("image", "check images against targets (default target: this host)");
   image_cmd->add_option("IMAGE", images, "image directory, SquashFS file, archive or OCI layout, or a name in storage")->required();
-  image_cmd->add_option("--matrix", matrices, "a driver matrix file of targets (repeatable)")->type_name("FILE");
+  image_cmd->add_option("--matrix", matrices, "a driver matrix file of targets, or the name of an installed one (repeatable)")
+      ->type_name("FILE|NAME");
   image_cmd->add_option("--profile", profiles, "a site profile, resolved on this host, as a target (repeatable)")->type_name("NAME|FILE");
   image_cmd->add_option("--target", specs, "one target: name=N,arch=A,driver=D,brand=B,gpu_arch=X,glibc=G (repeatable)")->type_name("SPEC");
   image_cmd->add_flag("--host", host_target, "this host as a target (the default when no other is given)");
@@ -104,7 +107,9 @@ int main(int argc, char** argv) {
     std::vector<Target> targets;
     if (select_cmd->parsed()) profiles = {site};
     for (const auto& m : matrices) {
-      auto more = read_matrix(m);
+      // A bare name is an installed one: --matrix driver-matrix is share/hpai/driver-matrix.json.
+      const std::string installed = installed_data_dir() + "/" + m + (m.ends_with(".json") ? "" : ".json");
+      auto more = read_matrix(m.find('/') == std::string::npos && access(m.c_str(), F_OK) != 0 ? installed : m);
       targets.insert(targets.end(), more.begin(), more.end());
     }
     for (const auto& p : profiles) targets.push_back(target_from_profile(load_profile(find_profile(p, search), search)));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <clocale>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -65,6 +66,9 @@ std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Member names are bytes; in a UTF-8 locale libarchive hands pax's UTF-8 names over as
+  // they are instead of warning that they "can't be converted" to ASCII.
+  if (setlocale(LC_CTYPE, "C.UTF-8") == nullptr) setlocale(LC_CTYPE, "");
   CLI::App app{"hpai-image - import, list, inspect, remove and export container images, without privilege", "hpai-image"};
   app.footer(kFooter);
   app.set_version_flag("-V,--version", std::string("hpai-image ") + kVersion);
@@ -81,6 +85,7 @@ int main(int argc, char** argv) {
   import_cmd->add_option("NAME", imp.name, "image name, e.g. pytorch:24.05");
   import_cmd->add_option("--format", imp.format, "auto, tar, docker-archive, oci, oci-archive, dir")->capture_default_str();
   import_cmd->add_option("--platform", imp.platform, "os/arch[/variant] from a multi-platform index (default: this machine)");
+  import_cmd->add_option("--tag", imp.tag, "the image to take from a docker archive (REPO:TAG, or TAG) or OCI layout (ref name)");
   import_cmd->add_flag("-f,--force", imp.force, "import again even if this source was imported already");
 
   bool list_json = false;
@@ -123,10 +128,10 @@ int main(int argc, char** argv) {
     if (*import_cmd) {
       imp.progress = quiet == 0 && isatty(2);
       ImportResult r = import_image(storage, imp);
-      if (r.reused)
+      if (quiet == 0 && r.reused)  // with -q the exit status says it all
         std::printf("%s: already imported from %s at %s (use --force to import again)\n", r.name.c_str(),
                     r.config.import.source.c_str(), r.config.import.imported.c_str());
-      else
+      else if (quiet == 0)
         std::printf("%s: imported %s (%s, %d layer%s, %s in %llu files; dropped %llu device nodes/FIFOs and %llu entries "
                     "of the source's own .hpai/, setuid/setgid stripped from %llu) into %s\n",
                     r.name.c_str(), r.config.import.source.c_str(), r.config.import.format.c_str(), r.config.import.layers,

@@ -95,7 +95,9 @@ int main(int argc, char** argv) {
           path = find_profile(n, search);
           Profile p = read_profile(path, search, diags);
           if (!schema_only && !has_errors(diags)) check_profile_host(p, diags);
-        } catch (const Error& e) {  // unreadable, or not JSON at all
+        } catch (const JsonSyntaxError& e) {  // FILE:LINE:COL: error: ..., as editors read it
+          diags.push_back({ProfileDiagnostic::Severity::Error, e.pos(), e.message()});
+        } catch (const Error& e) {  // unreadable
           diags.push_back({ProfileDiagnostic::Severity::Error, SourcePos{path.empty() ? n : path}, e.what()});
         }
         failed = failed || has_errors(diags);
@@ -120,13 +122,15 @@ int main(int argc, char** argv) {
       return 0;
     }
     if (*list_cmd) {
-      for (const auto& dir : search) {
+      std::vector<std::string> dirs = search;
+      dirs.push_back(recipe_profile_dir());  // listed last: recipes, active only when named
+      for (const auto& dir : dirs) {
         std::error_code ec;
         if (!std::filesystem::is_directory(dir, ec)) {
           std::printf("%s: (none)\n", dir.c_str());
           continue;
         }
-        std::printf("%s:\n", dir.c_str());
+        std::printf("%s:%s\n", dir.c_str(), dir == recipe_profile_dir() ? " (recipes: used when named, e.g. --profile NAME)" : "");
         std::vector<std::string> files;
         for (const auto& e : std::filesystem::directory_iterator(dir, ec))
           if (e.path().extension() == ".json") files.push_back(e.path().string());

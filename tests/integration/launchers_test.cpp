@@ -299,3 +299,49 @@ TEST_P(Slurm, TimeLimitSigtermReachesThePayload) {
 
 }  // namespace
 }  // namespace hpai::test
+
+namespace hpai::test {
+namespace {
+
+// Processes whose command line holds MARKER (ranks' payloads, and the keeper, which is
+// a fork of hpai-run and so keeps its command line).
+std::vector<pid_t> processes_with(const std::string& marker) {
+  std::vector<pid_t> out;
+  if (DIR* d = opendir("/proc")) {
+    while (dirent* e = readdir(d)) {
+      std::string pid = e->d_name;
+      if (pid.find_first_not_of("0123456789") != std::string::npos || std::stoi(pid) == getpid()) continue;
+      std::string cmdline = read_file("/proc/" + pid + "/cmdline");
+      std::string stat = read_file("/proc/" + pid + "/stat");
+      if (contains(cmdline, marker) && !contains(stat, ") Z ")) out.push_back(std::stoi(pid));
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+// A job torn down leaves no rank and no keeper behind, whatever the timing: the
+// launcher TERMed (it forwards the signal), or KILLed (it can't: the ranks die with it).
+TEST_P(Launchers, KilledLauncherLeavesNoRankOrKeeperBehind) {
+  for (int sig : {SIGTERM, SIGKILL}) {
+    SCOPED_TRACE(sig == SIGTERM ? "mpiexec got SIGTERM" : "mpiexec got SIGKILL");
+    const std::string marker = "teardown-" + std::to_string(getpid()) + "-" + std::to_string(sig);
+    // Ranks at every stage: some built or joined and sleeping, one still starting.
+    std::vector<std::string> argv = cat(mpiexec(4), {hpai_run(), "--join-tag=" + marker, test_image("busybox"), "--",
+                                                     "sh", "-c", "sleep 300; : " + marker});
+    Result r = run_as(who(), argv, {}, scratch().path(), [&](pid_t pid) {
+      for (int i = 0; i < 200 && processes_with(marker).size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+      kill(pid, sig);
+    }, 60);
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {
+      gone = processes_with(marker).empty();
+      if (!gone) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    EXPECT_TRUE(gone) << processes_with(marker).size() << " processes of the job outlived mpiexec\n" << r;
+    for (pid_t p : processes_with(marker)) kill(p, SIGKILL);
+  }
+}
+
+}  // namespace
+}  // namespace hpai::test

@@ -37,6 +37,7 @@ for p in munged slurmctld slurmd srun; do
 done
 
 stop
+rm -rf "$dir/state"  # a fresh cluster each time (an old state's cluster name would stop slurmctld)
 mkdir -p "$dir/state" "$dir/spool"
 rm -f "$dir/slurm.conf"
 chmod 755 "$dir" "$dir/spool"
@@ -50,8 +51,17 @@ if ! munge -n </dev/null >/dev/null 2>&1; then
   for _ in $(seq 50); do munge -n </dev/null >/dev/null 2>&1 && break; sleep 0.1; done
 fi
 
+# Free ports and a name of this cluster's own, so that two suites (two build trees) on
+# one machine each run theirs side by side.
+read -r ctld_port slurmd_port < <(python3 -c '
+import socket
+s = [socket.socket() for _ in range(2)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+cluster="hpai-$(printf '%s' "$dir" | cksum | cut -d' ' -f1)"
+
 cat >"$dir/slurm.conf" <<CONF
-ClusterName=hpai-test
+ClusterName=$cluster
 SlurmctldHost=localhost(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
@@ -63,8 +73,8 @@ SlurmctldPidFile=$dir/slurmctld.pid
 SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/slurmctld.log
 SlurmdLogFile=$dir/slurmd.log
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 JobAcctGatherType=jobacct_gather/none

@@ -96,10 +96,14 @@ TEST_F(PlanTest, DefaultMountsInOrder) {
   ASSERT_EQ(p.skeleton.size(), 1u);
   EXPECT_EQ(p.skeleton[0].path, "/etc/resolv.conf");
   EXPECT_TRUE(p.skeleton[0].file);
-  // -w never writes a mount point into the image for it; hpai's metadata is kept read-only.
+  // -w creates the mount point in the image, as -b does (the LRZ pattern runs -w on
+  // debootstrap images, which have no /etc/hosts); hpai's metadata is kept read-only.
   opts_.write = true;
-  EXPECT_EQ(targets(make_plan(opts_, host_)), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/passwd",
-                                                                       "/etc/group", "/tmp", "/.hpai/image.json"}));
+  Plan w = make_plan(opts_, host_);
+  EXPECT_EQ(targets(w), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd",
+                                                  "/etc/group", "/tmp", "/.hpai/image.json"}));
+  EXPECT_TRUE(w.mounts[4].create);
+  EXPECT_TRUE(w.skeleton.empty());
 }
 
 TEST_F(PlanTest, IdsGoThroughTheMap) {
