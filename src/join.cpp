@@ -145,6 +145,16 @@ std::string seconds(std::chrono::milliseconds ms) {
                        const std::string& facts) {
   int joined = 1;  // the first rank
   bool winner_gone = false;
+  std::vector<UniqueFd> members;  // pidfds of the ranks that joined
+  // Nobody runs in the container any more: a rank wanting another one may have the name.
+  auto idle = [&]() {
+    if (!winner_gone) return false;
+    for (const auto& m : members) {
+      pollfd p{m.get(), POLLIN, 0};
+      if (poll(&p, 1, 0) == 0) return false;  // still running
+    }
+    return true;
+  };
   const auto deadline = Clock::now() + s.timeout;
   const uid_t uid = geteuid();
   for (;;) {
@@ -183,6 +193,10 @@ std::string seconds(std::chrono::milliseconds ms) {
     Message hello;
     if (receive_message(conn.get(), hello) != Received::Message || hello.kind != kHello) continue;
     if (hello.text != s.key) {
+      // A container left behind by an earlier group (its ranks gone, its count never
+      // reached) must not keep a new group out until the timeout: step aside, and the
+      // rank elects itself (it sees the connection close).
+      if (idle()) _exit(0);
       send_message(conn.get(), kRefused,
                    "this rank's options differ from those the node's container was built with\n  node: " + s.key +
                        "\n  rank: " + hello.text +
@@ -196,7 +210,10 @@ std::string seconds(std::chrono::milliseconds ms) {
                        s.peers_from + "); this rank is one too many. Is the count wrong? Give --join-ct, or a --join-tag per job step");
       continue;
     }
-    if (send_message(conn.get(), kFacts, facts, {userns, mntns, root})) ++joined;
+    if (send_message(conn.get(), kFacts, facts, {userns, mntns, root})) {
+      ++joined;
+      members.emplace_back(static_cast<int>(syscall(SYS_pidfd_open, who.pid, 0)));
+    }
   }
 }
 

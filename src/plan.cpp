@@ -168,6 +168,7 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
   env.unset("TMPDIR");
   // HOME stays the host's (or the image ENV's), as with ch-run; --home binds it.
   if (o.home) env.set("HOME", "/home/" + p.user);
+  env.set("HPAI_RUNNING", "1");  // before --unset-env, which may remove it
   // /bin appended as ch-run does; an unset PATH is left unset, with ch-run's warning.
   if (auto path = env.get("PATH"))
     env.set("PATH", path_with_bin(*path));
@@ -195,9 +196,7 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
         break;
     }
   }
-  // After --unset-env, so scripts can always tell they run in a container; CH_RUNNING
-  // for those written for ch-run.
-  env.set("HPAI_RUNNING", "1");
+  // After --unset-env, as ch-run sets it: scripts can always tell they run in a container.
   env.set("CH_RUNNING", "hpai");
   return env;
 }

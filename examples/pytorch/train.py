@@ -36,13 +36,17 @@ def main():
     device = torch.device("cuda", 0) if backend == "nccl" else torch.device("cpu")
     model = torch.nn.parallel.DistributedDataParallel(torch.nn.Linear(1024, 1024).to(device))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
-    for step in range(100):
+    steps = int(os.environ.get("STEPS", "100"))
+    for step in range(steps):
         optimizer.zero_grad()
         loss = model(torch.randn(64, 1024, device=device)).square().mean()
         loss.backward()  # gradients allreduced across all ranks here
         optimizer.step()
         if rank == 0 and step % 10 == 0:
-            print(f"step {step} loss {loss.item():.4f}")
+            print(f"step {step} loss {loss.item():.4f}", flush=True)
+    # Data parallel: every rank must end with the very same parameters.
+    total = sum(p.detach().double().sum().item() for p in model.parameters())
+    print(f"rank {rank}/{world}: trained {steps} steps, parameter sum {total:.9f}", flush=True)
     dist.destroy_process_group()
 
 

@@ -7,8 +7,8 @@
 namespace hpai {
 
 // Exit codes of the launcher itself. Anything else is the payload's own status
-// (128+N when the payload died of signal N). 31 and 49 match Charliecloud's ch-run,
-// so batch scripts that test for them keep working.
+// (128+N when the payload died of signal N). 31 and 49 match current Charliecloud's
+// ch-run (since 0.39; 0.31 exits 1 for every error), so scripts that test for them work.
 enum ExitCode : int {
   kExitUsage = 64,     // bad command line (EX_USAGE)
   kExitLaunch = 31,    // the container could not be set up

@@ -10,7 +10,7 @@
 #   tests/chrun-bats/run.sh [WORKDIR]          # default WORKDIR /tmp/chrun-bats
 #
 # Environment knobs:
-#   HPAI_RUN              hpai-run to test (default /work/main/build/bin/hpai-run)
+#   HPAI_RUN              hpai-run to test (default: build/bin/hpai-run of this source tree)
 #   CHRUN_BATS_USER       unprivileged user to run bats as (default hpai-test)
 #   CHRUN_BATS_GROUP2     supplementary gid given to that user for the bats
 #                         process only (default 100, "users"; "none" for none).
@@ -41,7 +41,7 @@ set -u
 set -o pipefail
 
 WORK=${1:-/tmp/chrun-bats}
-HPAI_RUN=${HPAI_RUN:-/work/main/build/bin/hpai-run}
+HPAI_RUN=${HPAI_RUN:-$(cd "$(dirname "$0")/../.." && pwd)/build/bin/hpai-run}
 TUSER=${CHRUN_BATS_USER:-hpai-test}
 GROUP2=${CHRUN_BATS_GROUP2:-100}
 TIMEOUT=${CHRUN_BATS_TIMEOUT:-300}
@@ -334,7 +334,7 @@ tmp_of () { echo "/tmp/chrun-bats.tmp_.$1.$TUSER"; }
 
 prepare_run () {
     local run=$1 rd=$WORK/runs/$1
-    rm -rf --one-file-system "$rd" "$IMGROOT/$run" "$(tmp_of "$run")"
+    rm -rf --one-file-system "$rd" "${IMGROOT:?}/$run" "$(tmp_of "$run")"
     mkdir -p "$rd/tap"
     make_bindir "$run" "$rd/bin"
     chown "$TUID:$TGID" "$rd"

@@ -35,6 +35,9 @@ if [ -n "$packages" ]; then
     echo "make-debian-image: apt-get install $packages failed; last lines of $out.log:" >&2; tail -n 20 "$out.log" >&2; exit 1; }
 fi
 rm -rf "$tmp"/var/cache/apt/archives/*.deb
+# Device nodes go, as hpai-image import drops them (the host's /dev is bound over the
+# image's): a user can then copy the image for -w.
+find "$tmp/dev" -mindepth 1 -delete
 chmod -R a+rX "$tmp"
 echo "$packages" > "$tmp/.hpai-complete"
 rm -rf "$out"

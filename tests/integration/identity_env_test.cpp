@@ -140,10 +140,13 @@ TEST_P(Env, EnvNoExpandKeepsDollarsLiterallyEverywhere) {
   EXPECT_EQ(e["W"], who().home + ":$");
 }
 
-TEST_P(Env, MarkersSurviveUnsetEverything) {
+// As ch-run's: CH_RUNNING survives --unset-env='*' (HPAI_RUNNING is set before it).
+TEST_P(Env, ChRunningSurvivesUnsetEverything) {
   Result r = hpai({"--unset-env=*", test_image("busybox"), "--", "/bin/env"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_EQ(r.out, "HPAI_RUNNING=1\nCH_RUNNING=hpai\n");
+  EXPECT_EQ(r.out, "CH_RUNNING=hpai\n");
+  Result some = hpai({"--unset-env=!(KEEP_*)", test_image("busybox"), "--", "/bin/env"}, {"KEEP_A=1"});
+  EXPECT_EQ(some.out, "KEEP_A=1\nCH_RUNNING=hpai\n") << some;
 }
 
 TEST_P(Env, UnsetPathIsWarnedAboutAndLeftUnset) {

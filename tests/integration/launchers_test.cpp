@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -275,6 +276,31 @@ TEST_P(Slurm, SbatchLrzPatternWithHydra) {
   ASSERT_EQ(r.exit_code, 0) << r << text;
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(contains(text, "MPI_LOCALRANKID=" + std::to_string(i) + "\n")) << text;
   EXPECT_EQ(count(text, "HPAI_RUNNING=1"), 4) << text;
+}
+
+// LRZ's documented form, for real: sbatch, Hydra's mpiexec, --torch-env -w, on a
+// debootstrap'd image with python3-torch and no /etc/hosts; 4 ranks train with gloo
+// and end with identical parameters.
+TEST_P(Slurm, SbatchLrzPatternTrainsWithTorch) {
+  if (access("/usr/bin/mpiexec.hydra", X_OK) != 0) GTEST_SKIP() << "MPICH's mpiexec.hydra is not installed";
+  if (access(test_image("debian-torch").c_str(), F_OK) != 0) GTEST_SKIP() << "no debian-torch fixture";
+  const std::string img = own_copy("debian-torch");
+  ASSERT_FALSE(std::filesystem::exists(img + "/etc/hosts")) << "the point is an image without /etc/hosts";
+  ASSERT_EQ(run_as(who(), {"cp", examples("pytorch/train.py"), img + "/opt/train.py"}).exit_code, 0);
+  const std::string out = scratch().path() + "/lrz-torch.out";
+  Result r = run({"sbatch", "--wait", "--time=5", "-o", out, examples("slurm/lrz-mpiexec.sbatch")},
+                 env({"HPAI_RUN=" + hpai_run(), "IMAGE=" + img, "MPIEXEC=mpiexec.hydra", "SITE_BINDS=",
+                      "PAYLOAD=python3 /opt/train.py", "STEPS=20"}), 280);
+  const std::string text = read_file(out);
+  ASSERT_EQ(r.exit_code, 0) << r << text;
+  std::set<std::string> sums;
+  for (int i = 0; i < 4; ++i) {
+    const std::string tag = "rank " + std::to_string(i) + "/4: trained 20 steps, parameter sum ";
+    auto at = text.find(tag);
+    ASSERT_NE(at, std::string::npos) << text;
+    sums.insert(text.substr(at + tag.size(), text.find('\n', at) - at - tag.size()));
+  }
+  EXPECT_EQ(sums.size(), 1u) << "the ranks' parameters differ\n" << text;
 }
 
 TEST_P(Slurm, TorchExampleGetsItsVariablesFromSrun) {

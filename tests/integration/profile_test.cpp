@@ -128,6 +128,8 @@ TEST_P(Profiles, IncompatibleMpiIsRefusedWithTheReason) {
   Result r = hpai({"--profile", p, test_image("debian-mpi"), "--", "true"});
   EXPECT_EQ(r.exit_code, 31) << r;
   EXPECT_TRUE(contains(r.err, "image libmpich.so.12.2.2 vs host libmpich.so.13.0.1: major versions differ")) << r;
+  EXPECT_TRUE(contains(r.err, "(from profile " + p + ":1:")) << "the profile line that asked for it\n" << r;
+  EXPECT_TRUE(contains(r.err, "run with --no-mpi to keep the image's own MPI")) << "the way out\n" << r;
   Result skip = hpai({"--no-mpi", "--profile", p, test_image("debian-mpi"), "--", "true"});
   EXPECT_EQ(skip.exit_code, 0) << skip;
 }

@@ -134,6 +134,29 @@ TEST(JoinNode, MismatchedRankIsRefusedWithoutTakingASlot) {
   EXPECT_EQ(exit_status(joining_rank(s, "{}")), 0) << "the mismatched rank took the last slot";
 }
 
+// A container whose ranks are all gone (its count never reached) steps aside for a
+// rank that wants another one, instead of refusing it until the timeout.
+TEST(JoinNode, IdleContainerStepsAsideForANewGroup) {
+  JoinSettings old{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("idle"), .timeout = 30s, .key = "old"};
+  pid_t first = fork();
+  if (first == 0) {
+    JoinTicket unused;
+    auto leader = join_node(old, unused);
+    if (!leader) _exit(4);
+    leader->serve("{}");
+    _exit(0);  // the first rank ends; its peer never comes
+  }
+  ASSERT_EQ(exit_status(first), 0);
+  JoinSettings fresh = old;
+  fresh.peers = 3;
+  fresh.key = "new";
+  JoinTicket t;
+  auto start = std::chrono::steady_clock::now();
+  auto leader = join_node(fresh, t);
+  EXPECT_TRUE(leader) << "the new group's rank should have been elected";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+}
+
 TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
   JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("crash"), .timeout = 10s, .key = "k"};
   int ready[2];
