@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "hpai/error.hpp"
 #include "hpai/exec.hpp"
@@ -127,24 +128,20 @@ namespace {
 }  // namespace
 
 void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, const StatsSink* stats) {
+  // 0. A SquashFS image's server starts outside the namespaces to come, so that it lives
+  // exactly as long as the container does (squashfs_mount.hpp).
+  std::optional<SquashfsServer> squashfs;
+  if (p.squashfs) squashfs.emplace(SquashfsServer::start(p.image));
+
   // 1. User and mount namespaces; nothing we mount from here on is seen by the host.
   enter_user_namespace(p.ids);
   make_mounts_private();
 
-  // 2. The staging root, with the host below it at /oldroot. A SquashFS image is
-  // mounted into it first: squashfuse needs the host's /dev/fuse and /proc, and the
-  // image file is opened before the staging tmpfs hides the host's /tmp.
-  UniqueFd squashfs;
-  if (p.squashfs) {
-    squashfs.reset(open(p.image.c_str(), O_RDONLY));  // inherited by squashfuse
-    if (!squashfs) throw_errno("can't open SquashFS image " + p.image);
-  }
+  // 2. The staging root, with the host below it at /oldroot, and a SquashFS image
+  // mounted in it (FUSE needs the host's /dev/fuse, reachable until the pivot).
   mount_tmpfs(kStage, "mode=0755");
   for (const char* dir : {kOldRoot, kNewRoot, kFiles, kSquashfs}) make_dir(std::string(kStage) + dir);
-  if (p.squashfs) {
-    mount_squashfs(squashfs.get(), std::string(kStage) + kSquashfs, p.image);
-    squashfs.reset();
-  }
+  if (squashfs) squashfs->mount(std::string(kStage) + kSquashfs, p.ids.inside_uid, p.ids.inside_gid);
   pivot_root_keep_old(kStage, kOldRoot + 1);
 
   // 3. The image at /newroot, then every mount of the plan, in order.

@@ -1,18 +1,17 @@
 #include "hpai/squashfs_mount.hpp"
 
-#include <linux/capability.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/prctl.h>
-#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
 #include <cstring>
-#include <thread>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/log.hpp"
 
@@ -20,17 +19,58 @@ namespace hpai {
 
 namespace {
 
-constexpr long kFuseSuperMagic = 0x65735546;
+// The server's descriptors, at fixed numbers once it has closed all others.
+constexpr int kImageFd = 3, kSocketFd = 4, kStatusFd = 5;
 
-// exec by a non-root uid drops capabilities; squashfuse needs CAP_SYS_ADMIN (in our
-// user namespace only) to mount, so it is passed on as an ambient capability.
-bool keep_sys_admin_across_exec() {
-  struct __user_cap_header_struct header {_LINUX_CAPABILITY_VERSION_3, 0};
-  struct __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capget, &header, data) != 0) return false;
-  data[CAP_SYS_ADMIN / 32].inheritable |= 1u << (CAP_SYS_ADMIN % 32);
-  if (syscall(SYS_capset, &header, data) != 0) return false;
-  return prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_SYS_ADMIN, 0, 0) == 0;
+[[noreturn]] void fail(int status, const std::string& what) {
+  const std::string msg = what + ": " + std::strerror(errno);
+  ssize_t n = write(status, msg.data(), msg.size());
+  (void)n;
+  _exit(127);
+}
+
+// The grandchild of the launching rank (so no payload's wait() reaps it): waits for the
+// mounted /dev/fuse descriptor, then becomes squashfuse_ll serving it.
+[[noreturn]] void serve(int image, int socket, int status) {
+  // Ignored signals stay ignored across exec, and libfuse only claims signals left at
+  // their default: SIGINT from a terminal or SIGTERM at a Slurm time limit must reach
+  // the payload, not take its files away while it checkpoints.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
+  setsid();
+  if (chdir("/") != 0) fail(status, "chdir /");
+  int devnull = open("/dev/null", O_RDWR);
+  if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0) fail(status, "can't open /dev/null");
+  // Nothing of the rank's (a PMI socket, the launcher's pipes) may be held past its life.
+  const int want[] = {image, socket, status};
+  int parked[3];
+  for (int i = 0; i < 3; ++i)
+    if ((parked[i] = fcntl(want[i], F_DUPFD, 1000)) < 0) fail(status, "fcntl");
+  if (syscall(SYS_close_range, 3, 999, 0) != 0) fail(parked[2], "close_range");
+  for (int i = 0; i < 3; ++i)
+    if (dup2(parked[i], kImageFd + i) < 0) fail(parked[2], "dup2");
+  if (syscall(SYS_close_range, kStatusFd + 1, ~0U, 0) != 0) fail(kStatusFd, "close_range");
+  fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);  // closed by the exec: the rank's sign that it worked
+
+  char byte = 0;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do n = recvmsg(kSocketFd, &msg, 0);
+  while (n < 0 && errno == EINTR);
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (n <= 0 || c == nullptr || c->cmsg_type != SCM_RIGHTS) _exit(0);  // the rank gave up: nothing to serve
+  int fuse = -1;
+  std::memcpy(&fuse, CMSG_DATA(c), sizeof fuse);
+  close(kSocketFd);
+  const std::string device = "/dev/fd/" + std::to_string(fuse);  // libfuse: an fd already mounted
+  const std::string archive = "/dev/fd/" + std::to_string(kImageFd);
+  execlp("squashfuse_ll", "squashfuse_ll", "-f", archive.c_str(), device.c_str(), static_cast<char*>(nullptr));
+  fail(kStatusFd, "can't run squashfuse_ll (install Debian's squashfuse)");
 }
 
 }  // namespace
@@ -41,41 +81,64 @@ void require_fuse(const std::string& what) {
                 "and makes /dev/fuse mode 0666; or unpack the image with hpai-image import and run the directory)");
 }
 
-void mount_squashfs(int image_fd, const std::string& mountpoint, const std::string& what) {
-  require_fuse(what);
-  const std::string source = "/proc/self/fd/" + std::to_string(image_fd);
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) throw_errno("can't fork squashfuse");
-  if (pid == 0) {
-    // Ignored signals stay ignored across exec, and libfuse only claims signals left
-    // at their default: SIGINT from a terminal or SIGTERM at a Slurm time limit must
-    // reach the payload, not take its files away while it checkpoints.
-    for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) signal(sig, SIG_IGN);
-    setsid();
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(0);  // the payload is already gone
-    if (chdir("/") != 0) _exit(127);
-    if (!keep_sys_admin_across_exec()) dprintf(2, "hpai-run: can't pass CAP_SYS_ADMIN to squashfuse: %s\n", strerror(errno));
-    execlp("squashfuse_ll", "squashfuse_ll", "-f", source.c_str(), mountpoint.c_str(), static_cast<char*>(nullptr));
-    dprintf(2, "hpai-run: can't run squashfuse_ll: %s (install Debian's squashfuse)\n", strerror(errno));
-    _exit(127);
+SquashfsServer SquashfsServer::start(const std::string& image) {
+  require_fuse(image);
+  UniqueFd file = open_regular(AT_FDCWD, image, Resolve::Host, "SquashFS image " + image);  // opened once, here
+  if (!file) throw_errno("can't open SquashFS image " + image);
+  int sp[2], pipefd[2];
+  check(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), "can't create a socket pair for squashfuse");
+  UniqueFd ours(sp[0]), theirs(sp[1]);
+  check(pipe2(pipefd, O_CLOEXEC), "can't create a pipe for squashfuse");
+  UniqueFd status_read(pipefd[0]), status_write(pipefd[1]);
+  std::fflush(nullptr);
+  pid_t child = fork();
+  if (child < 0) throw_errno("can't fork squashfuse");
+  if (child == 0) {
+    if (fork() != 0) _exit(0);  // the server is reparented; the rank reaps only this one
+    serve(file.get(), theirs.get(), status_write.get());
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (true) {
-    struct statfs sf {};
-    if (statfs(mountpoint.c_str(), &sf) == 0 && sf.f_type == kFuseSuperMagic) break;
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid)
-      throw Error("can't mount SquashFS image " + what + ": squashfuse_ll exited with status " +
-                  std::to_string(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)) + " (see its message above)");
-    if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid, SIGKILL);
-      throw Error("can't mount SquashFS image " + what + ": squashfuse_ll did not mount it within 20 s");
-    }
-    std::this_thread::sleep_for(std::chrono::microseconds(500));
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
   }
-  spdlog::debug("squashfuse_ll (pid {}) mounted {} at {}", pid, what, mountpoint);
+  return SquashfsServer(image, std::move(ours), std::move(status_read));
+}
+
+void SquashfsServer::mount(const std::string& mountpoint, uid_t uid, gid_t gid) {
+  UniqueFd fuse(open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!fuse) throw_errno("can't mount SquashFS image " + image_ + ": can't open /dev/fuse");
+  const std::string options = "fd=" + std::to_string(fuse.get()) + ",rootmode=40000,user_id=" + std::to_string(uid) +
+                              ",group_id=" + std::to_string(gid);
+  spdlog::debug("fuse.squashfuse {} at {} ({})", image_, mountpoint, options);
+  if (::mount(image_.c_str(), mountpoint.c_str(), "fuse.squashfuse", MS_RDONLY | MS_NOSUID | MS_NODEV, options.c_str()) != 0)
+    throw_errno("can't mount SquashFS image " + image_ + " (FUSE in a user namespace needs Linux >= 4.18)");
+  // Hand the mount over; ours closes, so the connection lives exactly as long as the
+  // server (and the server as long as the mount).
+  char byte = 'F';
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  const int fd = fuse.get();
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t n;
+  do n = sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  if (n != 1) throw_errno("can't hand the SquashFS mount of " + image_ + " to squashfuse_ll (it did not start)");
+  fuse.reset();
+  socket_.reset();
+  char why[512];
+  ssize_t got;
+  do got = read(status_.get(), why, sizeof why);
+  while (got < 0 && errno == EINTR);
+  if (got > 0) throw Error("can't mount SquashFS image " + image_ + ": " + std::string(why, static_cast<std::size_t>(got)));
+  status_.reset();
 }
 
 }  // namespace hpai
