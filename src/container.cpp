@@ -40,12 +40,20 @@ void make_dir(const std::string& path, mode_t mode = 0755) {
 
 std::string host_path(const std::string& path) { return kOldRoot + path; }
 
+// A bind of SRC on the staging directory DIR, by fd (mount_setattr makes it read-only:
+// no statvfs of the image, whose flags that remount would have had to keep).
+void bind_root(const std::string& src, const char* dir, bool read_only) {
+  UniqueFd target(open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!target) throw_errno(std::string("can't open ") + dir);
+  bind_mount_at(src, target.get(), "/", read_only);
+}
+
 void mount_image_root(const Plan& p) {
   const std::string image = p.squashfs ? std::string(kSquashfs) : host_path(p.image);
   switch (p.root_mode) {
     case RootMode::ReadOnly:
       if (p.skeleton.empty()) {
-        bind_mount(image, kNewRoot, true);
+        bind_root(image, kNewRoot, true);
         break;
       }
       make_dir(kSkeleton);
@@ -57,7 +65,7 @@ void mount_image_root(const Plan& p) {
       mount_overlay_read_only(kSkeleton, image, kNewRoot);
       break;
     case RootMode::Writable:
-      bind_mount(image, kNewRoot, false);
+      bind_root(image, kNewRoot, false);
       break;
     case RootMode::Overlay:
       make_dir(kOverlay);
@@ -131,7 +139,10 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
   // 0. A SquashFS image's server starts outside the namespaces to come, so that it lives
   // exactly as long as the container does (squashfs_mount.hpp).
   std::optional<SquashfsServer> squashfs;
-  if (p.squashfs) squashfs.emplace(SquashfsServer::start(p.image));
+  if (p.squashfs) {
+    if (!p.squashfs_fd) throw Error("internal error: SquashFS image " + p.image + " not open");
+    squashfs.emplace(SquashfsServer::start(p.squashfs_fd->get(), p.image));
+  }
 
   // 1. User and mount namespaces; nothing we mount from here on is seen by the host.
   enter_user_namespace(p.ids);

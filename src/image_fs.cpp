@@ -121,9 +121,7 @@ class DirectoryImage : public ImageFs {
 
 class SquashfsImage : public ImageFs {
  public:
-  explicit SquashfsImage(std::string file) : file_(std::move(file)) {
-    fd_ = open_regular(AT_FDCWD, file_, Resolve::Host, "SquashFS image " + file_);
-    if (!fd_) throw_errno("can't open SquashFS image " + file_);
+  SquashfsImage(UniqueFd fd, std::string file) : file_(std::move(file)), fd_(std::move(fd)) {
     sqfs_err err = sqfs_init(&fs_, fd_.get(), 0);
     if (err != SQFS_OK) throw Error("can't read SquashFS image " + file_ + ": not a SquashFS 4 image, or a compression this build lacks");
     open_ = true;
@@ -208,14 +206,27 @@ class SquashfsImage : public ImageFs {
 }  // namespace
 
 std::unique_ptr<ImageFs> open_directory_image(const std::string& root) { return std::make_unique<DirectoryImage>(root); }
-std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file) { return std::make_unique<SquashfsImage>(file); }
+std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file) {
+  UniqueFd fd = open_regular(AT_FDCWD, file, Resolve::Host, "SquashFS image " + file);
+  if (!fd) throw_errno("can't open SquashFS image " + file);
+  return std::make_unique<SquashfsImage>(std::move(fd), file);
+}
 
-bool is_squashfs_file(const std::string& file) {
+std::unique_ptr<ImageFs> open_squashfs_image(int fd, const std::string& file) {
+  UniqueFd dup(fcntl(fd, F_DUPFD_CLOEXEC, 0));  // the same open file: no second open on a shared file system
+  if (!dup) throw_errno("can't duplicate the descriptor of SquashFS image " + file);
+  return std::make_unique<SquashfsImage>(std::move(dup), file);
+}
+
+UniqueFd open_squashfs_file(const std::string& file) {
   UniqueFd fd(open(file.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   struct stat st {};
-  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;  // a FIFO or device is no image
+  if (!fd || fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return UniqueFd();  // a FIFO or device is no image
   char magic[4] = {};
-  return ::read(fd.get(), magic, 4) == 4 && magic[0] == 'h' && magic[1] == 's' && magic[2] == 'q' && magic[3] == 's';
+  if (pread(fd.get(), magic, 4, 0) != 4 || std::memcmp(magic, "hsqs", 4) != 0) return UniqueFd();
+  return fd;
 }
+
+bool is_squashfs_file(const std::string& file) { return static_cast<bool>(open_squashfs_file(file)); }
 
 }  // namespace hpai

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -16,25 +15,6 @@ namespace hpai {
 
 void make_mounts_private() {
   check(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr), "can't make mounts private");
-}
-
-void bind_mount(const std::string& src, const std::string& dst, bool read_only) {
-  spdlog::debug("bind {} -> {}{}", src, dst, read_only ? " (ro)" : "");
-  check(mount(src.c_str(), dst.c_str(), nullptr, MS_BIND | MS_REC, nullptr), "can't bind " + src + " to " + dst);
-  if (read_only) remount_read_only(dst);
-}
-
-void remount_read_only(const std::string& target) {
-  struct statvfs sv {};
-  check(statvfs(target.c_str(), &sv), "can't statvfs " + target);
-  unsigned long flags = MS_REMOUNT | MS_BIND | MS_RDONLY;
-  const struct {
-    unsigned long st, ms;
-  } keep[] = {{ST_NOSUID, MS_NOSUID},     {ST_NODEV, MS_NODEV},         {ST_NOEXEC, MS_NOEXEC},
-              {ST_NOATIME, MS_NOATIME},   {ST_NODIRATIME, MS_NODIRATIME}, {ST_RELATIME, MS_RELATIME}};
-  for (auto k : keep)
-    if (sv.f_flag & k.st) flags |= k.ms;
-  check(mount(nullptr, target.c_str(), nullptr, flags, nullptr), "can't remount " + target + " read-only");
 }
 
 void mount_tmpfs(const std::string& target, const std::string& options) {

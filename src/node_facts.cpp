@@ -6,6 +6,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "hpai/error.hpp"
 #include "hpai/plan.hpp"
 #include "hpai/version.hpp"
@@ -38,15 +41,27 @@ EnvChange::Kind kind_from(const std::string& name) {
 }  // namespace
 
 std::string node_key(const RunOptions& o) {
-  // Paths as the host resolves them: ranks may spell the same image differently.
+  // Files by device and inode: ranks may spell the same image differently, and one
+  // stat per path is all a joining rank asks of a shared file system (a realpath is a
+  // lookup per component).
   auto resolved = [](const std::string& path) {
-    char buf[PATH_MAX];
-    return realpath(path.c_str(), buf) ? std::string(buf) : path;
+    struct stat st {};
+    if (stat(path.c_str(), &st) != 0) return path;
+    return "dev " + std::to_string(st.st_dev) + " ino " + std::to_string(st.st_ino);
   };
+  // IMAGE may be a name in storage (which wins over a path): a word that is no explicit
+  // path stays a word, with the directory it was said in.
+  std::string image = o.image;
+  if (!image.starts_with('/') && !image.starts_with('.')) {
+    char cwd[PATH_MAX];
+    image += std::string(" in ") + (getcwd(cwd, sizeof cwd) ? cwd : "?");
+  } else {
+    image = resolved(image);
+  }
   json binds = json::array();
   for (const auto& b : o.binds) binds.push_back(resolved(b.source) + ":" + b.target + (b.read_only ? ":ro" : ""));
   json k = {{"hpai", kVersion},
-            {"image", resolved(o.image)},
+            {"image", image},
             {"storage", o.storage},
             {"binds", binds},
             {"write", o.write},

@@ -97,8 +97,9 @@ bool is_image_name(const std::string& arg) {
 // decides): a directory someone else can write, the working directory included, must
 // not shadow what the user stored. Otherwise it is a path: a directory or SquashFS
 // file. A path that starts with "/" or "." is never a name.
-std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir, bool& squashfs) {
-  squashfs = false;
+std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir,
+                         std::shared_ptr<UniqueFd>& squashfs) {
+  squashfs.reset();
   std::optional<Storage> storage;
   if (is_image_name(arg)) {
     Environment env = host.env;
@@ -118,8 +119,8 @@ std::string locate_image(const std::string& arg, const HostContext& host, const 
                 (storage ? ", and no image of that name in storage " + storage->root() : std::string()));
   }
   if (!is_directory(*path)) {
-    if (is_squashfs_file(*path)) {
-      squashfs = true;
+    if (UniqueFd fd = open_squashfs_file(*path)) {
+      squashfs = std::make_shared<UniqueFd>(std::move(fd));
       return *path;
     }
     throw Error("image " + arg + " is not a directory or a SquashFS file (import archives with hpai-image import)");
@@ -300,10 +301,11 @@ std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& ho
 Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (o.write && o.write_fake) throw Error("-w/--write and -W/--write-fake can't be combined", kExitUsage);
   Plan p;
-  p.image = locate_image(o.image, host, o.storage, p.squashfs);
+  p.image = locate_image(o.image, host, o.storage, p.squashfs_fd);
+  p.squashfs = p.squashfs_fd != nullptr;
   if (p.squashfs && o.write)
     throw Error("-w can't write SquashFS image " + p.image + " (read-only by nature); use -W for a writable overlay", kExitUsage);
-  std::unique_ptr<ImageFs> image = p.squashfs ? open_squashfs_image(p.image) : open_directory_image(p.image);
+  std::unique_ptr<ImageFs> image = p.squashfs ? open_squashfs_image(p.squashfs_fd->get(), p.image) : open_directory_image(p.image);
   p.config = read_image_config(*image);
   p.root_mode = o.write ? RootMode::Writable : o.write_fake ? RootMode::Overlay : RootMode::ReadOnly;
   if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;

@@ -11,7 +11,6 @@
 #include <cerrno>
 #include <cstring>
 
-#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/log.hpp"
 
@@ -81,10 +80,8 @@ void require_fuse(const std::string& what) {
                 "and makes /dev/fuse mode 0666; or unpack the image with hpai-image import and run the directory)");
 }
 
-SquashfsServer SquashfsServer::start(const std::string& image) {
+SquashfsServer SquashfsServer::start(int image_fd, const std::string& image) {
   require_fuse(image);
-  UniqueFd file = open_regular(AT_FDCWD, image, Resolve::Host, "SquashFS image " + image);  // opened once, here
-  if (!file) throw_errno("can't open SquashFS image " + image);
   int sp[2], pipefd[2];
   check(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sp), "can't create a socket pair for squashfuse");
   UniqueFd ours(sp[0]), theirs(sp[1]);
@@ -95,7 +92,7 @@ SquashfsServer SquashfsServer::start(const std::string& image) {
   if (child < 0) throw_errno("can't fork squashfuse");
   if (child == 0) {
     if (fork() != 0) _exit(0);  // the server is reparented; the rank reaps only this one
-    serve(file.get(), theirs.get(), status_write.get());
+    serve(image_fd, theirs.get(), status_write.get());
   }
   int status = 0;
   while (waitpid(child, &status, 0) < 0 && errno == EINTR) {

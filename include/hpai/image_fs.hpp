@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "hpai/fd.hpp"
+
 namespace hpai {
 
 struct ImageStat {
@@ -34,8 +36,12 @@ class ImageFs {
 
 std::unique_ptr<ImageFs> open_directory_image(const std::string& root);
 std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file);
+// FD: the file open already (open_squashfs_file); read through a duplicate of it.
+std::unique_ptr<ImageFs> open_squashfs_image(int fd, const std::string& file);
 
-// True when FILE starts with the SquashFS magic.
+// FILE opened once for everything a launch reads of it (the plan, squashfuse), when it
+// is a regular file that starts with the SquashFS magic; else an empty fd.
+UniqueFd open_squashfs_file(const std::string& file);
 bool is_squashfs_file(const std::string& file);
 
 }  // namespace hpai

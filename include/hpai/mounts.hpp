@@ -11,18 +11,13 @@ namespace hpai {
 // Stops our mounts propagating to the host (and the host's to us).
 void make_mounts_private();
 
-// Binds SRC onto DST (recursively: submounts inherited from the host are locked to
-// their parents in a user namespace, so a non-recursive bind of /dev or /sys fails).
-// READ_ONLY remounts the bind read-only, keeping the flags the kernel locks
-// (nosuid, nodev, noexec, atime) or the remount fails with EPERM on NFS and friends.
-void bind_mount(const std::string& src, const std::string& dst, bool read_only);
-void remount_read_only(const std::string& target);
-
 void mount_tmpfs(const std::string& target, const std::string& options);
-
-// The same onto an O_PATH fd of the target (MountTree::open): no path is looked up
-// again between the check and the mount. The bind's read-only flag is set on the whole
-// cloned tree before it is attached (mount_setattr), submounts included.
+// Binds SRC (recursively: submounts inherited from the host are locked to their
+// parents in a user namespace, so a non-recursive bind of /dev or /sys fails) onto an
+// O_PATH fd of the target (MountTree::open): no path is looked up again between the
+// check and the mount. READ_ONLY is set on the whole cloned tree before it is attached
+// (mount_setattr sets only that bit, so the flags the kernel locks, nosuid, nodev,
+// noexec, atime, stay), submounts included.
 // Both return the new mount's fd (MountTree::mounted records it).
 UniqueFd bind_mount_at(const std::string& src, int target_fd, const std::string& target, bool read_only);
 UniqueFd mount_tmpfs_at(int target_fd, const std::string& target, const std::string& options);

@@ -5,12 +5,14 @@
 
 #include <sys/types.h>
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "hpai/environment.hpp"
+#include "hpai/fd.hpp"
 #include "hpai/image_config.hpp"
 #include "hpai/profile.hpp"
 #include "hpai/ranks.hpp"
@@ -97,6 +99,9 @@ inline constexpr const char* kDefaultOverlaySize = "12%";  // of RAM, as a tmpfs
 struct Plan {
   std::string image;     // absolute, symlink-free host path of the image directory or SquashFS file
   bool squashfs = false;  // IMAGE is a SquashFS file, mounted with squashfuse at run time
+  // The SquashFS file, opened once: the plan reads it and squashfuse serves it through
+  // this one open (a shared file system sees one open per node).
+  std::shared_ptr<UniqueFd> squashfs_fd;
   ImageConfig config;
   RootMode root_mode = RootMode::ReadOnly;
   std::string overlay_size;

@@ -21,10 +21,10 @@ void require_fuse(const std::string& what);
 
 class SquashfsServer {
  public:
-  // Before the namespaces: opens IMAGE once and starts squashfuse_ll (detached, its
-  // stdin and stdout on /dev/null, no descriptor of ours but the image), waiting for
-  // the mount to serve.
-  static SquashfsServer start(const std::string& image);
+  // Before the namespaces: starts squashfuse_ll on IMAGE, open as IMAGE_FD (detached,
+  // its stdin and stdout on /dev/null, no descriptor of ours but the image), waiting
+  // for the mount to serve.
+  static SquashfsServer start(int image_fd, const std::string& image);
 
   // In the container's namespaces: mounts the image read-only at MOUNTPOINT (owned by
   // UID/GID, the ids inside the user namespace) and hands the mount to the server.

@@ -28,7 +28,8 @@ TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
   std::filesystem::create_directories(dir + "/src");
   std::filesystem::create_directories(dir + "/dst");
   int rc = in_namespaces([&] {
-    bind_mount(dir + "/src", dir + "/dst", true);
+    UniqueFd dst(open((dir + "/dst").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    bind_mount_at(dir + "/src", dst.get(), dir + "/dst", true);
     int fd = open((dir + "/dst/f").c_str(), O_CREAT | O_WRONLY, 0644);
     if (fd >= 0 || errno != EROFS) return 1;
     fd = open((dir + "/src/f").c_str(), O_CREAT | O_WRONLY, 0644);
@@ -46,9 +47,10 @@ TEST(Mounts, ReadOnlyBindRefusesWritesAndKeepsTheSourceWritable) {
 TEST(Mounts, FailuresNameThePaths) {
   int rc = in_namespaces([] {
     try {
-      bind_mount("/nonexistent-src", "/nonexistent-dst", false);
+      UniqueFd dst(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      bind_mount_at("/nonexistent-src", dst.get(), "/nonexistent-dst", false);
     } catch (const std::exception& e) {
-      return std::string(e.what()) == "can't bind /nonexistent-src to /nonexistent-dst: No such file or directory" ? 0 : 1;
+      return std::string(e.what()) == "can't bind /nonexistent-src on /nonexistent-dst: No such file or directory" ? 0 : 1;
     }
     return 2;
   });
