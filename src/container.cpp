@@ -99,7 +99,7 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
   if (!t.fd)  // the plan checked it; the image changed since
     throw Error("can't mount on " + m.target + ": " + t.path + " does not exist in the container (image " + p.image +
                 ") (from " + m.origin + ")");
-  if (t.path == "/") throw Error("can't mount over the container's / (" + m.target + " from " + m.origin + ")");
+  if (t.is_root) throw Error("can't mount over the container's / (" + m.target + " from " + m.origin + ")");
   if (t.is_dir == m.file)
     throw Error("can't mount " + std::string(m.file ? "a file" : "a directory") + " on " + t.path + " (from " + m.origin +
                 "): it is " + (t.is_dir ? "a directory" : "a file") + " in the container");
@@ -120,7 +120,7 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
     case Mount::Kind::Symlink:
       return;  // made above
   }
-  tree.mounted(made.get(), m.kind == Mount::Kind::Tmpfs, describe(m));
+  tree.mounted(std::move(made), m.kind == Mount::Kind::Tmpfs, describe(m));
 }
 
 }  // namespace

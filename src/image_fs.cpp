@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 #include <vector>
 
 extern "C" {
@@ -86,7 +87,44 @@ class DirectoryImage : public ImageFs {
   }
   std::string describe() const override { return root_; }
 
+  std::optional<Fast> resolve_fast(const std::string& path) const override {
+    // A plan asks for some paths twice (is it there? then: where do mounts go?).
+    if (auto hit = resolved_.find(path); hit != resolved_.end()) return hit->second;
+    auto fast = lookup_fast(path);
+    if (fast) resolved_.emplace(path, *fast);
+    return fast;
+  }
+
  private:
+  std::optional<Fast> lookup_fast(const std::string& path) const {
+    // RESOLVE_NO_SYMLINKS: without a symlink on the way, ".." and "." mean what they
+    // say, so the path's lexical form is its canonical one, also for a missing part.
+    UniqueFd fd(openat2_resolve(root_fd_.get(), path, O_PATH | O_CLOEXEC,
+                                RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (!fd && errno != ENOENT) return std::nullopt;  // a symlink (ELOOP), a file on the way: walk
+    Fast f;
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    while (start <= path.size()) {
+      auto slash = path.find('/', start);
+      std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
+      if (part == "..") {
+        if (!parts.empty()) parts.pop_back();
+      } else if (!part.empty() && part != ".") {
+        parts.push_back(part);
+      }
+      if (slash == std::string::npos) break;
+      start = slash + 1;
+    }
+    for (const auto& p : parts) f.rel += (f.rel.empty() ? "" : "/") + p;
+    if (!fd) return f;  // missing: a walk would say the same
+    struct stat st {};
+    if (fstat(fd.get(), &st) != 0) return std::nullopt;
+    f.exists = true;
+    f.is_dir = S_ISDIR(st.st_mode);
+    return f;
+  }
+
   std::string describe(const std::string& rel) const { return rel.empty() ? root_ : root_ + "/" + rel; }
 
   // REL's parent directory, resolved inside the root, and REL's last component.
@@ -117,6 +155,7 @@ class DirectoryImage : public ImageFs {
 
   std::string root_;
   UniqueFd root_fd_;
+  mutable std::map<std::string, Fast> resolved_;
 };
 
 class SquashfsImage : public ImageFs {

@@ -1,6 +1,7 @@
 #include "hpai/path_in_root.hpp"
 
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,6 +9,7 @@
 #include <deque>
 #include <vector>
 
+#include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 
 namespace hpai {
@@ -43,8 +45,9 @@ RootPath resolve_in_root(const std::string& root, std::string_view path) {
 }
 
 RootPath resolve_in_root(const ImageFs& image, std::string_view path) {
-  const std::string root = image.describe();
   if (path.empty() || path.front() != '/') throw Error("container path \"" + std::string(path) + "\" is not absolute");
+  if (auto fast = image.resolve_fast(std::string(path))) return {fast->rel, fast->exists, fast->is_dir};
+  const std::string root = image.describe();
   std::deque<std::string> todo;
   push_components(todo, path, false);
   std::vector<std::string> done;  // resolved, symlink-free components
@@ -93,7 +96,7 @@ RootPath resolve_in_root(const ImageFs& image, std::string_view path) {
 MountTree::MountTree(const std::string& root) : root_path_(root) {
   root_.reset(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!root_) throw_errno("can't open the container root " + root);
-  mounts_[mount_id(root_.get(), "/")] = {true, "the image"};
+  if (fstat(root_.get(), &root_stat_) != 0) throw_errno("can't examine the container root " + root);
 }
 
 std::uint64_t MountTree::mount_id(int fd, const std::string& path) const {
@@ -105,15 +108,21 @@ std::uint64_t MountTree::mount_id(int fd, const std::string& path) const {
   return stx.stx_mnt_id;
 }
 
-void MountTree::mounted(int mount_fd, bool owned, const std::string& what) {
-  mounts_[mount_id(mount_fd, what)] = {owned, what};
+void MountTree::mounted(UniqueFd mount, bool owned, const std::string& what) {
+  made_.push_back({std::move(mount), owned, what});
 }
 
 void MountTree::check_may_create(int dir, const std::string& dir_path, const std::string& want,
                                  const std::string& origin) const {
-  auto it = mounts_.find(mount_id(dir, dir_path));
-  if (it != mounts_.end() && it->second.owned) return;
-  const std::string where = it != mounts_.end() ? it->second.what : "a mount that came with a host bind";
+  const std::uint64_t id = mount_id(dir, dir_path);
+  if (id == mount_id(root_.get(), "/")) return;  // the image itself
+  std::string where = "a mount that came with a host bind";
+  for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
+    if (mount_id(it->fd.get(), it->what) != id) continue;
+    if (it->owned) return;
+    where = it->what;
+    break;
+  }
   throw Error("can't create mount point " + want + " (from " + origin + "): " + dir_path + " is on " + where +
               ", and hpai creates mount points only in the image or in a tmpfs of its own, never on the host "
               "(an image symlink may lead there; bind onto a path that exists, or choose another destination)");
@@ -121,17 +130,32 @@ void MountTree::check_may_create(int dir, const std::string& dir_path, const std
 
 MountTree::Target MountTree::open(std::string_view path, Create create, const std::string& origin) {
   if (path.empty() || path.front() != '/') throw Error("container path \"" + std::string(path) + "\" is not absolute");
+  // Most targets exist: one openat2 resolves them inside the root, as the walk below
+  // would. What is missing, or any trouble, takes the walk (with its checks and messages).
+  Target t;
+  t.fd.reset(openat2_resolve(root_.get(), std::string(path), O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  struct stat st {};
+  if (t.fd && fstat(t.fd.get(), &st) == 0) {
+    t.path = std::string(path);
+    t.is_dir = S_ISDIR(st.st_mode);
+    t.is_root = st.st_dev == root_stat_.st_dev && st.st_ino == root_stat_.st_ino;
+    return t;
+  }
+  return walk(path, create, origin);
+}
+
+MountTree::Target MountTree::walk(std::string_view path, Create create, const std::string& origin) {
   std::deque<std::string> todo;
   push_components(todo, path, false);
   // The directories walked, from the root down, by fd: ".." pops one, so it can never
   // climb above the root, and no path is looked up twice (nothing to race with).
   struct Dir {
-    UniqueFd fd;
+    UniqueFd fd;  // empty for the root itself
     std::string name;
   };
   std::vector<Dir> stack;
-  stack.push_back({UniqueFd(fcntl(root_.get(), F_DUPFD_CLOEXEC, 0)), ""});
-  if (!stack.back().fd) throw_errno("can't open the container root");
+  stack.push_back({UniqueFd(), ""});
+  auto fd_of = [this](const Dir& d) { return d.fd ? d.fd.get() : root_.get(); };
   auto canonical = [&stack](const std::string& more = "") {
     std::string out;
     for (std::size_t i = 1; i < stack.size(); ++i) out += "/" + stack[i].name;
@@ -147,7 +171,7 @@ MountTree::Target MountTree::open(std::string_view path, Create create, const st
       if (stack.size() > 1) stack.pop_back();
       continue;
     }
-    const int dir = stack.back().fd.get();
+    const int dir = fd_of(stack.back());
     UniqueFd fd(openat(dir, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
     if (!fd && errno != ENOENT) throw_errno("can't open " + canonical(part) + " in the container (from " + origin + ")");
     if (!fd) {
@@ -186,7 +210,8 @@ MountTree::Target MountTree::open(std::string_view path, Create create, const st
   Target t;
   t.path = canonical();
   t.is_dir = is_dir;
-  t.fd = std::move(stack.back().fd);
+  t.is_root = stack.size() == 1;
+  t.fd = stack.size() == 1 ? UniqueFd(fcntl(root_.get(), F_DUPFD_CLOEXEC, 0)) : std::move(stack.back().fd);
   return t;
 }
 

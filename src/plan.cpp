@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -19,6 +20,15 @@
 #include "hpai/storage.hpp"
 
 namespace hpai {
+
+std::optional<std::string> shared_file_system(unsigned long f_type) {
+  static constexpr std::pair<unsigned long, const char*> kShared[] = {
+      {0x6969, "NFS"},        {0x0BD00BD0, "Lustre"}, {0x47504653, "GPFS"}, {0x19830326, "BeeGFS"},
+      {0x00C36400, "CephFS"}, {0xAAD7AAEA, "PanFS"},  {0x5346414F, "AFS"},  {0x73757245, "Coda"}};
+  for (const auto& [magic, name] : kShared)
+    if (f_type == magic) return name;
+  return std::nullopt;
+}
 
 BindSpec parse_bind_spec(std::string_view arg) {
   BindSpec b;
@@ -284,6 +294,21 @@ void place_mounts(Plan& p, const ImageFs& image, bool writable) {
   p.mounts = std::move(kept);
 }
 
+// A directory image on a network or parallel file system, under a launcher spreading
+// ranks over nodes: every node then walks the image's files on the shared metadata
+// servers at start-up, which is what stops jobs scaling past a few hundred nodes. Said
+// once per job (rank 0); a statfs only then.
+void warn_if_shared_directory_image(const Plan& p, const RankInfo& rank) {
+  if (p.squashfs || rank.rank != 0 || !rank.size || !rank.local_size || *rank.size <= *rank.local_size) return;
+  struct statfs sf {};
+  if (statfs(p.image.c_str(), &sf) != 0) return;
+  if (auto name = shared_file_system(static_cast<unsigned long>(sf.f_type)))
+    spdlog::warn("image {} is a directory on {} and this job's {} ranks span several nodes: every node reads the "
+                   "image's metadata from the shared servers at start-up, which does not scale; export it once to "
+                   "SquashFS (hpai-image export NAME IMG.sqfs, or mksquashfs DIR IMG.sqfs) and run IMG.sqfs",
+                   p.image, *rank.size, *name);
+}
+
 // The profile named with --profile, else the site default, else none.
 std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& host) {
   if (o.no_profile) {
@@ -389,6 +414,7 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   // The user's binds last: on the command line, the user has the final word.
   for (const auto& b : o.binds) p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, b.read_only, writable, b.origin));
   place_mounts(p, *image, writable);
+  warn_if_shared_directory_image(p, host.rank);
 
   p.user = who.user;
   finish_plan(p, o, host);

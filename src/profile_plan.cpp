@@ -184,7 +184,9 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
   // MPICH-ABI libraries promise compatibility within a major; Open MPI's only within a minor.
   MpiCompat mode = m.compat.value_or(host_family == MpiFamily::OpenMpi ? MpiCompat::Strict : MpiCompat::Major);
   if (image_libs.empty())
-    e.notes.push_back("MPI: the image has no /etc/ld.so.cache; host MPI libraries go on the library path");
+    e.notes.push_back(image.lstat("etc/ld.so.cache")
+                          ? "MPI: the image's /etc/ld.so.cache lists no MPI library; host MPI libraries go on the library path"
+                          : "MPI: the image has no /etc/ld.so.cache; host MPI libraries go on the library path");
   replace_libraries(e, dir, *host_fs, libs, image_libs, mode, "MPI");
   if (m.dependencies) replace_libraries(e, dir, *host_fs, *m.dependencies, image_libs, MpiCompat::Full, "MPI dependency");
   add_binds(e, m.binds);

@@ -32,6 +32,19 @@ class ImageFs {
   // The names in directory REL (no "." or ".."); empty when REL is no directory.
   virtual std::vector<std::string> list(const std::string& rel) const = 0;
   virtual std::string describe() const = 0;  // the image's path, for messages
+
+  // A container path PATH looked up in one step when no symlink lies on its way (the
+  // common case): its canonical form is then PATH itself, normalised. nullopt means
+  // "walk it" (resolve_in_root does). EXISTS/IS_DIR as RootPath's; REL as its relative.
+  struct Fast {
+    std::string rel;
+    bool exists = false;
+    bool is_dir = false;
+  };
+  virtual std::optional<Fast> resolve_fast(const std::string& path) const {
+    (void)path;
+    return std::nullopt;
+  }
 };
 
 std::unique_ptr<ImageFs> open_directory_image(const std::string& root);

@@ -9,8 +9,10 @@
 // host directory ($TMPDIR, $HOME, a bind source).
 #pragma once
 
+#include <sys/stat.h>
+
 #include <cstdint>
-#include <map>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -40,8 +42,9 @@ class MountTree {
   enum class Create { No, Dir, File };
   struct Target {
     UniqueFd fd;       // O_PATH; empty when missing and not created
-    std::string path;  // canonical container path ("/" for the root), or as far as it exists
+    std::string path;  // the container path: canonical when walked, else as asked (for messages)
     bool is_dir = false;
+    bool is_root = false;  // PATH resolved to the container's own /
   };
 
   // Resolves PATH inside the root. With CREATE, a missing last component (and missing
@@ -49,23 +52,27 @@ class MountTree {
   // naming the mount and ORIGIN (what asked for PATH).
   Target open(std::string_view path, Create create, const std::string& origin);
 
-  // Records the mount just made (MOUNT_FD, from mounts.hpp): OWNED (a tmpfs of hpai's:
-  // mount points may be created in it) or not; WHAT describes it for messages.
-  void mounted(int mount_fd, bool owned, const std::string& what);
+  // Records the mount just made (MOUNT, from mounts.hpp): OWNED (a tmpfs of hpai's:
+  // mount points may be created in it) or not; WHAT describes it for messages. Its
+  // mount id is asked only when a mount point is to be created.
+  void mounted(UniqueFd mount, bool owned, const std::string& what);
 
   int root_fd() const { return root_.get(); }
 
  private:
-  struct MountInfo {
+  struct Made {
+    UniqueFd fd;
     bool owned = false;
     std::string what;
   };
+  Target walk(std::string_view path, Create create, const std::string& origin);
   std::uint64_t mount_id(int fd, const std::string& path) const;
   void check_may_create(int dir, const std::string& dir_path, const std::string& want, const std::string& origin) const;
 
   std::string root_path_;
   UniqueFd root_;
-  std::map<std::uint64_t, MountInfo> mounts_;
+  struct stat root_stat_ {};
+  std::vector<Made> made_;
 };
 
 }  // namespace hpai

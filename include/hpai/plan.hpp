@@ -29,6 +29,10 @@ struct BindSpec {
 };
 BindSpec parse_bind_spec(std::string_view arg);
 
+// The name of the network or parallel file system with statfs magic F_TYPE (NFS,
+// Lustre, GPFS, BeeGFS, CephFS, ...), where a directory image doesn't scale.
+std::optional<std::string> shared_file_system(unsigned long f_type);
+
 // One --set-env / --unset-env, kept in command-line order (their order matters).
 struct EnvOp {
   enum class Kind { ImageEnv, File, Assign, Unset };

@@ -32,28 +32,44 @@ fi
 run_as() { env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$@"; }
 
 # N copies at once, as mpiexec or srun would start them; $$ keeps join tags unique.
-many() { echo "for i in \$(seq $1); do $2 & done; wait"; }
+# Every rank's status counts: the failures of each command are added to fail.NAME (a
+# failed rank is fast, and a bare "wait" would count it as a good one).
+many() {  # N COMMAND NAME
+  echo "f=0; ps=; for i in \$(seq $1); do $2 >/dev/null 2>&1 & ps=\"\$ps \$!\"; done; for p in \$ps; do wait \$p || f=\$((f+1)); done; echo \$f >>$out/fail.$3"
+}
 json="$out/launchers.json"
+rm -f "$out"/fail.*
 args=()
 for n in 1 4 16; do
-  args+=(-n "hpai-run N=$n join" "sh -c '$(many $n "$build/bin/hpai-run --join-ct=$n --join-tag=b$n.\$\$ $image -- /bin/true")'")
-  args+=(-n "hpai-run N=$n no-join" "sh -c '$(many $n "$build/bin/hpai-run --no-join $image -- /bin/true")'")
-  args+=(-n "ch-run N=$n join" "sh -c '$(many $n "ch-run --join-ct=$n --join-tag=b$n.\$\$ $image -- /bin/true")'")
-  args+=(-n "ch-run N=$n no-join" "sh -c '$(many $n "ch-run $image -- /bin/true")'")
+  args+=(-n "hpai-run N=$n join" "sh -c '$(many $n "$build/bin/hpai-run --join-ct=$n --join-tag=b$n.\$\$ $image -- /bin/true" hj$n)'")
+  args+=(-n "hpai-run N=$n no-join" "sh -c '$(many $n "$build/bin/hpai-run --no-join $image -- /bin/true" hn$n)'")
+  args+=(-n "ch-run N=$n join" "sh -c '$(many $n "ch-run --join-ct=$n --join-tag=b$n.\$\$ $image -- /bin/true" cj$n)'")
+  args+=(-n "ch-run N=$n no-join" "sh -c '$(many $n "ch-run $image -- /bin/true" cn$n)'")
 done
 run_as hyperfine -N --warmup 3 --runs "$runs" --export-json "$json" "${args[@]}" >/dev/null
 
-python3 - "$json" "$user" <<'PY'
-import json, sys, statistics
+python3 - "$json" "$user" "$out" <<'PY'
+import json, os, sys, statistics
 res = {r["command"]: statistics.median(r["times"]) * 1000 for r in json.load(open(sys.argv[1]))["results"]}
-print(f"N ranks started at once until all ran /bin/true, as {sys.argv[2]} (median ms of hyperfine runs)")
+out = sys.argv[3]
+def failed(key):  # failed ranks over all runs (warm-up included), and the ranks started
+    path = f"{out}/fail.{key}"
+    runs = [int(x) for x in open(path).read().split()] if os.path.exists(path) else []
+    return sum(runs), len(runs)
+fails = {}
+print(f"N ranks started at once until all ran /bin/true, as {sys.argv[2]} (median ms of hyperfine runs; failed ranks of all runs)")
 print("| N | hpai-run join | hpai-run no-join | ch-run --join | ch-run | hpai join / hpai N=1 | hpai join / ch-run --join |")
 print("|---|---|---|---|---|---|---|")
 one = res["hpai-run N=1 join"]
 for n in (1, 4, 16):
-    hj, hn, cj, cn = (res[f"{t} N={n} {m}"] for t, m in
-                      (("hpai-run", "join"), ("hpai-run", "no-join"), ("ch-run", "join"), ("ch-run", "no-join")))
-    print(f"| {n} | {hj:.1f} | {hn:.1f} | {cj:.1f} | {cn:.1f} | {hj/one:.2f} | {hj/cj:.2f} |")
+    cells = []
+    for t, m, k in (("hpai-run", "join", "hj"), ("hpai-run", "no-join", "hn"), ("ch-run", "join", "cj"), ("ch-run", "no-join", "cn")):
+        f, runs = failed(f"{k}{n}")
+        fails[f"{t} N={n} {m}"] = {"failed_ranks": f, "ranks": runs * n}
+        cells.append(f"{res[f'{t} N={n} {m}']:.1f}" + (f" (**{f} of {runs * n} ranks failed**)" if f else ""))
+    hj, cj = res[f"hpai-run N={n} join"], res[f"ch-run N={n} join"]
+    print(f"| {n} | {' | '.join(cells)} | {hj/one:.2f} | {hj/cj:.2f} |")
+json.dump(fails, open(f"{out}/launchers-failures.json", "w"), indent=1)
 PY
 
 # MPI ping-pong: host binary vs the image's, both Open MPI 4.1.4, host mpiexec.

@@ -208,5 +208,16 @@ TEST_F(PlanTest, DryRunOutputs) {
   EXPECT_EQ(j["uid_map"]["outside"], 4000001);
 }
 
+
+TEST(SharedFileSystem, KnownMagics) {
+  EXPECT_EQ(shared_file_system(0x0BD00BD0), "Lustre");
+  EXPECT_EQ(shared_file_system(0x47504653), "GPFS");
+  EXPECT_EQ(shared_file_system(0x6969), "NFS");
+  EXPECT_EQ(shared_file_system(0x19830326), "BeeGFS");
+  EXPECT_EQ(shared_file_system(0x00C36400), "CephFS");
+  EXPECT_EQ(shared_file_system(0xEF53), std::nullopt);       // ext4: node-local
+  EXPECT_EQ(shared_file_system(0x01021994), std::nullopt);   // tmpfs
+}
+
 }  // namespace
 }  // namespace hpai
