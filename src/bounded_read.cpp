@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -28,14 +27,6 @@ std::string mib(std::size_t bytes) {
 }
 
 }  // namespace
-
-int openat2_resolve(int dirfd, const std::string& path, int flags, unsigned long long resolve, int mode) {
-  struct open_how how {};
-  how.flags = static_cast<std::uint64_t>(flags);
-  how.mode = static_cast<std::uint64_t>(mode);
-  how.resolve = resolve;
-  return static_cast<int>(syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how));
-}
 
 UniqueFd open_regular(int dirfd, const std::string& path, Resolve how, const std::string& what) {
   // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer.
@@ -88,7 +79,7 @@ std::optional<std::string> read_file_at(int dirfd, const std::string& path, Reso
 std::string read_host_file(const std::string& path, std::size_t max, const std::string& what) {
   auto text = read_file_at(AT_FDCWD, path, Resolve::Host, max, what);
   if (!text) throw_errno("can't read " + what, ENOENT);
-  return *text;
+  return std::move(*text);
 }
 
 }  // namespace hpai

@@ -167,7 +167,7 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
   if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
 
   // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
-  if (leader) leader->serve(facts, p.launcher_pid);
+  if (leader) leader->serve(facts, p.launcher_daemon);
   spdlog::info("executing: {}", p.argv.front());
   start_payload(p, stats);
 }

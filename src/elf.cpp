@@ -68,12 +68,6 @@ struct Section {
   std::uint32_t info = 0;
 };
 
-std::string string_at(const std::string& table, std::uint64_t index, const std::string& what) {
-  if (index >= table.size()) throw Error(what + ": malformed ELF file (string index out of range)");
-  const char* s = table.data() + index;
-  return std::string(s, strnlen(s, table.size() - index));
-}
-
 std::vector<Section> sections(const Reader& r, const std::string& header) {
   const bool is64 = r.is64();
   const std::uint64_t shoff = r.word(header, is64 ? 40 : 32);
@@ -96,35 +90,55 @@ std::vector<Section> sections(const Reader& r, const std::string& header) {
   return out;
 }
 
-std::string linked_strings(const Reader& r, const std::vector<Section>& all, const Section& s) {
+// A string table, read where it is asked: a library's .dynstr holds every symbol's
+// name (tens of KiB in libmpi), of which the tables read here name a few dozen.
+class Strings {
+ public:
+  Strings(const Reader& r, const Section& s) : r_(r), s_(s) {}
+  std::string at(std::uint64_t index) const {
+    if (index >= s_.size) throw Error(r_.what() + ": malformed ELF file (string index out of range)");
+    for (std::uint64_t want = 256;; want *= 4) {
+      const std::uint64_t n = std::min(want, s_.size - index);
+      const std::string chunk = r_.bytes(s_.offset + index, n);
+      const std::size_t len = strnlen(chunk.data(), chunk.size());
+      if (len < chunk.size() || n == s_.size - index || want >= kMaxSection) return chunk.substr(0, len);
+    }
+  }
+
+ private:
+  const Reader& r_;
+  Section s_;
+};
+
+Strings linked_strings(const Reader& r, const std::vector<Section>& all, const Section& s) {
   if (s.link >= all.size()) throw Error(r.what() + ": malformed ELF file (bad string table link)");
-  return r.bytes(all[s.link].offset, all[s.link].size);
+  return Strings(r, all[s.link]);
 }
 
 void read_dynamic(const Reader& r, const std::vector<Section>& all, const Section& s, ElfInfo& info) {
-  const std::string strings = linked_strings(r, all, s);
+  const Strings strings = linked_strings(r, all, s);
   const std::string table = r.bytes(s.offset, s.size);
   const std::size_t entry = r.is64() ? 16 : 8;
   for (std::size_t off = 0; off + entry <= table.size(); off += entry) {
     const auto tag = static_cast<std::int64_t>(r.word(table, off));
     const std::uint64_t value = r.word(table, off + entry / 2);
     if (tag == 0) break;  // DT_NULL
-    if (tag == kDtNeeded) info.needed.push_back(string_at(strings, value, r.what()));
-    if (tag == kDtSoname) info.soname = string_at(strings, value, r.what());
+    if (tag == kDtNeeded) info.needed.push_back(strings.at(value));
+    if (tag == kDtSoname) info.soname = strings.at(value);
   }
 }
 
 void read_verneed(const Reader& r, const std::vector<Section>& all, const Section& s, ElfInfo& info) {
-  const std::string strings = linked_strings(r, all, s);
+  const Strings strings = linked_strings(r, all, s);
   const std::string table = r.bytes(s.offset, s.size);
   std::size_t off = 0;
   for (std::uint32_t i = 0; i < s.info; ++i) {
     ElfVersionNeed need;
-    need.file = string_at(strings, r.uint(table, off + 4, 4), r.what());
+    need.file = strings.at(r.uint(table, off + 4, 4));
     const auto count = r.uint(table, off + 2, 2);
     std::size_t aux = off + r.uint(table, off + 8, 4);
     for (std::uint64_t j = 0; j < count; ++j) {
-      need.versions.push_back(string_at(strings, r.uint(table, aux + 8, 4), r.what()));
+      need.versions.push_back(strings.at(r.uint(table, aux + 8, 4)));
       const auto next = r.uint(table, aux + 12, 4);
       if (next == 0) break;
       aux += next;
@@ -137,21 +151,21 @@ void read_verneed(const Reader& r, const std::vector<Section>& all, const Sectio
 }
 
 void read_verdef(const Reader& r, const std::vector<Section>& all, const Section& s, ElfInfo& info) {
-  const std::string strings = linked_strings(r, all, s);
+  const Strings strings = linked_strings(r, all, s);
   const std::string table = r.bytes(s.offset, s.size);
   std::size_t off = 0;
   for (std::uint32_t i = 0; i < s.info; ++i) {
     const auto flags = r.uint(table, off + 2, 2);
     const std::size_t aux = off + r.uint(table, off + 12, 4);
     if (!(flags & 1))  // VER_FLG_BASE names the file itself
-      info.version_defs.push_back(string_at(strings, r.uint(table, aux, 4), r.what()));
+      info.version_defs.push_back(strings.at(r.uint(table, aux, 4)));
     const auto next = r.uint(table, off + 16, 4);
     if (next == 0) break;
     off += next;
   }
 }
 
-std::optional<ElfInfo> parse(Reader& r, std::uint64_t size) {
+std::optional<ElfInfo> parse(Reader& r, std::uint64_t size, ElfParts parts = ElfParts::All) {
   if (size < 16) return std::nullopt;
   const std::string ident = r.bytes(0, 16);
   if (ident.compare(0, 4, "\x7f" "ELF") != 0) return std::nullopt;
@@ -168,6 +182,7 @@ std::optional<ElfInfo> parse(Reader& r, std::uint64_t size) {
   const auto all = sections(r, header);
   for (const auto& s : all) {
     if (s.type == kShtDynamic) read_dynamic(r, all, s, info);
+    if (parts == ElfParts::Dynamic) continue;
     if (s.type == kShtGnuVerneed) read_verneed(r, all, s, info);
     if (s.type == kShtGnuVerdef) read_verdef(r, all, s, info);
   }
@@ -181,7 +196,7 @@ std::optional<ElfInfo> parse_elf(const std::string& bytes, const std::string& wh
   return parse(r, bytes.size());
 }
 
-std::optional<ElfInfo> read_elf(const std::string& path) {
+std::optional<ElfInfo> read_elf(const std::string& path, ElfParts parts) {
   // O_NONBLOCK: a FIFO where a library should be must not hang the check.
   UniqueFd fd(open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd) throw_errno("can't open " + path);
@@ -202,7 +217,7 @@ std::optional<ElfInfo> read_elf(const std::string& path) {
         return buf;
       },
       static_cast<std::uint64_t>(st.st_size), path);
-  return parse(r, static_cast<std::uint64_t>(st.st_size));
+  return parse(r, static_cast<std::uint64_t>(st.st_size), parts);
 }
 
 std::optional<ElfInfo> read_elf(const ImageFs& image, const std::string& rel) {

@@ -42,12 +42,13 @@ class DirectoryImage : public ImageFs {
     return s;
   }
   std::string readlink(const std::string& rel) const override {
+    if (auto hit = links_.find(rel); hit != links_.end()) return hit->second;
     auto [dir, name] = parent_of(rel);
-    if (!dir) throw_errno("can't read symlink " + describe(rel));
+    if (dir < 0) throw_errno("can't read symlink " + describe(rel));
     std::vector<char> buf(4096);
-    auto n = ::readlinkat(dir.get(), name.c_str(), buf.data(), buf.size());
+    auto n = ::readlinkat(dir, name.c_str(), buf.data(), buf.size());
     if (n < 0) throw_errno("can't read symlink " + describe(rel));
-    return std::string(buf.data(), static_cast<std::size_t>(n));
+    return links_.emplace(rel, std::string(buf.data(), static_cast<std::size_t>(n))).first->second;
   }
   std::optional<std::string> read_file(const std::string& rel, std::size_t max) const override {
     return read_file_at(root_fd_.get(), rel, Resolve::InRoot, max, describe(rel));
@@ -127,13 +128,26 @@ class DirectoryImage : public ImageFs {
 
   std::string describe(const std::string& rel) const { return rel.empty() ? root_ : root_ + "/" + rel; }
 
-  // REL's parent directory, resolved inside the root, and REL's last component.
-  std::pair<UniqueFd, std::string> parent_of(const std::string& rel) const {
+  // REL's parent directory (an fd owned by the cache, or -1 with errno set), resolved
+  // inside the root, and REL's last component. A plan looks up many names in a few
+  // directories (a library's link chain, a profile's libraries in one lib directory):
+  // each directory is resolved once, and so stays the same directory for the plan.
+  std::pair<int, std::string> parent_of(const std::string& rel) const {
     auto slash = rel.rfind('/');
-    if (slash == std::string::npos) return {UniqueFd(fcntl(root_fd_.get(), F_DUPFD_CLOEXEC, 0)), rel};
-    UniqueFd dir(openat2_resolve(root_fd_.get(), rel.substr(0, slash), O_PATH | O_DIRECTORY | O_CLOEXEC,
-                                 RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
-    return {std::move(dir), rel.substr(slash + 1)};
+    if (slash == std::string::npos) return {root_fd_.get(), rel};
+    const std::string dir = rel.substr(0, slash);
+    auto hit = dirs_.find(dir);
+    if (hit == dirs_.end()) {
+      UniqueFd fd(openat2_resolve(root_fd_.get(), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+      const int err = fd ? 0 : errno;
+      if (dirs_.size() >= kMaxCached) {  // an unusual plan: no more descriptors kept
+        if (!fd) errno = err;
+        return {fd ? (spare_ = std::move(fd)).get() : -1, rel.substr(slash + 1)};
+      }
+      hit = dirs_.emplace(dir, std::make_pair(std::move(fd), err)).first;
+    }
+    errno = hit->second.second;
+    return {hit->second.first ? hit->second.first.get() : -1, rel.substr(slash + 1)};
   }
 
   bool lstat_at(const std::string& rel, struct stat& st) const {
@@ -141,21 +155,32 @@ class DirectoryImage : public ImageFs {
       if (fstat(root_fd_.get(), &st) != 0) throw_errno("can't examine " + root_);
       return true;
     }
+    if (auto hit = stats_.find(rel); hit != stats_.end()) {
+      if (hit->second) st = *hit->second;
+      return hit->second.has_value();
+    }
     auto [dir, name] = parent_of(rel);
-    if (!dir) {
-      if (errno == ENOENT || errno == ENOTDIR) return false;
+    std::optional<struct stat> found;
+    if (dir < 0) {
+      if (errno != ENOENT && errno != ENOTDIR) throw_errno("can't examine " + describe(rel));
+    } else if (fstatat(dir, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      found = st;
+    } else if (errno != ENOENT && errno != ENOTDIR) {
       throw_errno("can't examine " + describe(rel));
     }
-    if (fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-      if (errno == ENOENT || errno == ENOTDIR) return false;
-      throw_errno("can't examine " + describe(rel));
-    }
-    return true;
+    if (stats_.size() < kMaxCached) stats_.emplace(rel, found);
+    return found.has_value();
   }
+
+  static constexpr std::size_t kMaxCached = 256;
 
   std::string root_;
   UniqueFd root_fd_;
   mutable std::map<std::string, Fast> resolved_;
+  mutable std::map<std::string, std::pair<UniqueFd, int>> dirs_;  // directory -> fd, or -1 and its errno
+  mutable UniqueFd spare_;                                         // past kMaxCached: the last one only
+  mutable std::map<std::string, std::optional<struct stat>> stats_;
+  mutable std::map<std::string, std::string> links_;
 };
 
 class SquashfsImage : public ImageFs {

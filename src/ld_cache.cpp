@@ -1,5 +1,6 @@
 #include "hpai/ld_cache.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -31,40 +32,97 @@ std::uint32_t u32(std::string_view b, std::size_t at) {
 
 }  // namespace
 
-std::vector<LdCacheEntry> parse_ld_cache(std::string_view b, const std::string& what) {
-  auto bad = [&](const std::string& why) { return Error(what + " is not a usable linker cache: " + why); };
-  std::size_t base = 0;
-  if (b.starts_with(kOldMagic)) {
-    if (b.size() < kOldHeader) throw bad("truncated header");
-    std::uint64_t n = u32(b, 12);
-    base = kOldHeader + n * kOldEntry;
-    base = (base + 7) & ~std::size_t{7};  // the new table follows, 8-byte aligned
-    if (base > b.size() || b.substr(base, kNewMagic.size()) != kNewMagic)
-      throw bad("old-format cache only (glibc before 2.32 without the new table); run ldconfig");
-  } else if (!b.starts_with(kNewMagic)) {
-    throw bad("unknown magic");
+namespace {
+
+// The new-format table of a cache file, bounds-checked.
+class CacheTable {
+ public:
+  CacheTable(std::string_view b, const std::string& what) : what_(what) {
+    std::size_t base = 0;
+    if (b.starts_with(kOldMagic)) {
+      if (b.size() < kOldHeader) throw bad("truncated header");
+      std::uint64_t n = u32(b, 12);
+      base = kOldHeader + n * kOldEntry;
+      base = (base + 7) & ~std::size_t{7};  // the new table follows, 8-byte aligned
+      if (base > b.size() || b.substr(base, kNewMagic.size()) != kNewMagic)
+        throw bad("old-format cache only (glibc before 2.32 without the new table); run ldconfig");
+    } else if (!b.starts_with(kNewMagic)) {
+      throw bad("unknown magic");
+    }
+    cache_ = b.substr(base);
+    if (cache_.size() < kNewHeader) throw bad("truncated header");
+    n_ = u32(cache_, 20);
+    if (kNewHeader + n_ * kNewEntry > cache_.size()) throw bad("entry table runs past the end");
   }
-  std::string_view cache = b.substr(base);
-  if (cache.size() < kNewHeader) throw bad("truncated header");
-  std::uint64_t n = u32(cache, 20);
-  if (kNewHeader + n * kNewEntry > cache.size()) throw bad("entry table runs past the end");
-  auto string_at = [&](std::uint32_t off) {
-    if (off >= cache.size()) throw bad("string offset out of range");
-    std::size_t end = cache.find('\0', off);
+  std::uint64_t size() const { return n_; }
+  std::uint32_t flags(std::uint64_t i) const { return u32(cache_, entry(i)); }
+  std::string_view key(std::uint64_t i) const { return string_at(u32(cache_, entry(i) + 4)); }
+  std::string_view value(std::uint64_t i) const { return string_at(u32(cache_, entry(i) + 8)); }
+  LdCacheEntry at(std::uint64_t i) const { return {std::string(key(i)), std::string(value(i)), flags(i)}; }
+
+ private:
+  static std::size_t entry(std::uint64_t i) { return kNewHeader + static_cast<std::size_t>(i) * kNewEntry; }
+  std::string_view string_at(std::uint32_t off) const {
+    if (off >= cache_.size()) throw bad("string offset out of range");
+    std::size_t end = cache_.find('\0', off);
     if (end == std::string_view::npos) throw bad("unterminated string");
-    return std::string(cache.substr(off, end - off));
-  };
+    return cache_.substr(off, end - off);
+  }
+  Error bad(const std::string& why) const { return Error(what_ + " is not a usable linker cache: " + why); }
+  std::string_view cache_;
+  std::uint64_t n_ = 0;
+  const std::string& what_;
+};
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// KEY against the range of keys starting with PREFIX (no digits in it), in glibc's
+// _dl_cache_libcmp order (digit runs compare as numbers, after any other character):
+// > 0 when KEY is larger than the range's keys, 0 inside it, < 0 smaller.
+int compare_prefix(std::string_view key, std::string_view prefix) {
+  for (std::size_t i = 0; i < prefix.size(); ++i) {
+    if (i == key.size()) return -1;    // KEY is a proper prefix of PREFIX: smaller
+    if (is_digit(key[i])) return 1;    // digits sort after letters: KEY is larger
+    if (key[i] != prefix[i]) return key[i] < prefix[i] ? -1 : 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+std::vector<LdCacheEntry> parse_ld_cache(std::string_view b, const std::string& what, const LdCacheFilter& keep) {
+  const CacheTable t(b, what);
   std::vector<LdCacheEntry> out;
-  out.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    std::size_t e = kNewHeader + i * kNewEntry;
-    out.push_back({string_at(u32(cache, e + 4)), string_at(u32(cache, e + 8)), u32(cache, e)});
+  if (!keep) out.reserve(t.size());
+  for (std::uint64_t i = 0; i < t.size(); ++i)
+    if (!keep || keep(t.key(i), t.value(i), t.flags(i))) out.push_back(t.at(i));
+  return out;
+}
+
+std::vector<LdCacheEntry> find_in_ld_cache(std::string_view b, const std::string& what,
+                                           const std::vector<std::string_view>& prefixes) {
+  const CacheTable t(b, what);
+  std::vector<LdCacheEntry> out;
+  for (std::string_view prefix : prefixes) {
+    if (std::any_of(prefix.begin(), prefix.end(), is_digit)) throw Error("find_in_ld_cache: prefix " + std::string(prefix) + " has digits");
+    // The table is in descending order: the first entry not above the range.
+    std::uint64_t lo = 0, hi = t.size();
+    while (lo < hi) {
+      const std::uint64_t mid = lo + (hi - lo) / 2;
+      if (compare_prefix(t.key(mid), prefix) > 0) lo = mid + 1;
+      else hi = mid;
+    }
+    for (std::uint64_t i = lo; i < t.size() && compare_prefix(t.key(i), prefix) == 0; ++i) out.push_back(t.at(i));
   }
   return out;
 }
 
-std::vector<LdCacheEntry> read_ld_cache(const std::string& path) {
-  return parse_ld_cache(read_host_file(path, kMaxLdCache, "linker cache " + path), path);
+std::vector<LdCacheEntry> read_ld_cache(const std::string& path, const LdCacheFilter& keep) {
+  return parse_ld_cache(read_host_file(path, kMaxLdCache, "linker cache " + path), path, keep);
+}
+
+std::vector<LdCacheEntry> find_in_ld_cache(const std::string& path, const std::vector<std::string_view>& prefixes) {
+  return find_in_ld_cache(read_host_file(path, kMaxLdCache, "linker cache " + path), path, prefixes);
 }
 
 bool is_native_abi(std::uint32_t flags) {

@@ -66,12 +66,18 @@ std::vector<FoundLibrary> image_libraries(const ImageFs& image, const std::set<s
   std::vector<FoundLibrary> out;
   auto bytes = image.read_file("etc/ld.so.cache", kMaxLdCache);
   if (!bytes) return out;
-  for (const auto& e : parse_ld_cache(*bytes, image.describe() + "/etc/ld.so.cache")) {
-    if (!is_native_abi(e.flags) || e.path.empty() || e.path.front() != '/') continue;
-    if (!linker_names.empty()) {
-      auto name = parse_library_name(base_name(e.path));
-      if (!name || linker_names.count(name->linker_name) == 0) continue;
-    }
+  // Only the entries asked for are copied out of the cache (an ML image's lists
+  // thousands): the native ones, absolute, whose file name has a wanted linker name.
+  auto wanted = [&](std::string_view, std::string_view path, std::uint32_t flags) {
+    if (!is_native_abi(flags) || path.empty() || path.front() != '/') return false;
+    if (linker_names.empty()) return true;
+    const std::string_view base = path.substr(path.rfind('/') + 1);
+    const std::size_t so = base.find(".so");
+    return so != std::string_view::npos && so > 0 && linker_names.count(std::string(base.substr(0, so))) != 0;
+  };
+  for (const auto& e : parse_ld_cache(*bytes, image.describe() + "/etc/ld.so.cache", wanted)) {
+    auto name = parse_library_name(base_name(e.path));
+    if (!name || (!linker_names.empty() && linker_names.count(name->linker_name) == 0)) continue;
     if (auto lib = find_library(image, e.path)) out.push_back(*lib);  // stale entries drop out here
   }
   return out;
@@ -98,7 +104,7 @@ std::vector<MpiFamily> host_mpi_families(const std::vector<std::string>& paths) 
     if (!found) continue;
     libs.push_back(*found);
     try {  // the soname says what the file is, whatever the link to it is called
-      if (auto elf = read_elf(found->file); elf && !elf->soname.empty())
+      if (auto elf = read_elf(found->file, ElfParts::Dynamic); elf && !elf->soname.empty())
         if (auto n = parse_library_name(elf->soname)) libs.push_back({p, found->file, n->linker_name, n->version});
     } catch (const Error&) {
       // not an ELF file we can read: the names alone decide

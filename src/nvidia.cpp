@@ -58,6 +58,42 @@ std::string real_path(const std::string& p) {
   return realpath(p.c_str(), buf) ? std::string(buf) : std::string();
 }
 
+// realpath() of many files in a few directories (a cache's driver libraries): each
+// directory is resolved once, and a symlink whose target stays in its directory
+// (libcuda.so.1 -> libcuda.so.580.95.05) is followed there, a readlink a hop instead
+// of one per component of the path. "" when the file is missing.
+class RealPaths {
+ public:
+  std::string of(const std::string& path) {
+    std::string cur = path;
+    for (int hops = 0; hops < 40; ++hops) {
+      const std::size_t slash = cur.rfind('/');
+      const std::string base = slash == std::string::npos ? "" : cur.substr(slash + 1);
+      if (base.empty() || base == "." || base == "..") return real_path(cur);
+      const std::string& dir = directory(slash == 0 ? "/" : cur.substr(0, slash));
+      if (dir.empty()) return "";
+      const std::string file = (dir == "/" ? "" : dir) + "/" + base;
+      struct stat st {};
+      if (lstat(file.c_str(), &st) != 0) return "";
+      if (!S_ISLNK(st.st_mode)) return file;
+      char target[PATH_MAX];
+      const ssize_t n = readlink(file.c_str(), target, sizeof target - 1);
+      if (n <= 0) return "";
+      target[n] = '\0';
+      cur = target[0] == '/' ? std::string(target) : (dir == "/" ? "" : dir) + "/" + target;
+    }
+    return "";  // a loop
+  }
+
+ private:
+  const std::string& directory(const std::string& dir) {
+    auto it = dirs_.find(dir);
+    if (it == dirs_.end()) it = dirs_.emplace(dir, real_path(dir)).first;
+    return it->second;
+  }
+  std::map<std::string, std::string> dirs_;
+};
+
 std::string base_name(const std::string& p) { return p.substr(p.rfind('/') + 1); }
 
 bool executable_file(const std::string& p) {
@@ -65,19 +101,19 @@ bool executable_file(const std::string& p) {
   return stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(p.c_str(), X_OK) == 0;
 }
 
-std::string find_in_path(const std::string& name, const std::string& path_var) {
-  for (const auto& dir : split_list(path_var, ':'))
-    if (dir.front() == '/' && executable_file(dir + "/" + name)) return real_path(dir + "/" + name);
+std::string find_in_path(const std::string& name, const std::vector<std::string>& dirs, RealPaths& real) {
+  for (const auto& dir : dirs)
+    if (executable_file(dir + "/" + name)) return real.of(dir + "/" + name);
   return "";
 }
 
 // The driver version: the version of a libcuda or libnvidia-ml file the cache leads to,
 // when it has at least major.minor (418.39, 580.95.05).
-std::string driver_version(const std::vector<LdCacheEntry>& cache) {
+std::string driver_version(const std::vector<LdCacheEntry>& cache, RealPaths& real) {
   for (const auto& e : cache) {
     if (!is_native_abi(e.flags) || !(e.soname.starts_with("libcuda.so") || e.soname.starts_with("libnvidia-ml.so")))
       continue;
-    std::string file = real_path(e.path);
+    std::string file = real.of(e.path);
     if (file.empty()) continue;  // a stale entry
     auto name = parse_library_name(base_name(file));
     if (name && name->version.size() >= 2) return name->version_text;
@@ -85,42 +121,25 @@ std::string driver_version(const std::vector<LdCacheEntry>& cache) {
   return "";
 }
 
-// A cheap first test for a cache entry (a host cache lists hundreds, and a readlink
-// each was most of a launch's system calls): the path ends in the version, or its
-// directory holds a file of that version with the same linker name (driver sonames link
-// straight to the versioned file: libcuda.so.1 -> libcuda.so.580.95.05). Each
-// directory is listed once.
-class VersionedFiles {
- public:
-  explicit VersionedFiles(std::string suffix) : suffix_(std::move(suffix)) {}
-  bool may_hold(const std::string& path) {
-    if (path.ends_with(suffix_)) return true;
-    const std::size_t slash = path.rfind('/');
-    const std::string_view base = std::string_view(path).substr(slash + 1);
-    const std::size_t so = base.find(".so");
-    if (slash == std::string::npos || so == std::string_view::npos) return false;
-    const std::string dir = path.substr(0, slash);
-    auto it = dirs_.find(dir);
-    if (it == dirs_.end()) it = dirs_.emplace(dir, list(dir)).first;
-    return it->second.count(std::string(base.substr(0, so))) != 0;
-  }
+// The cache entries worth a look, decided in place without a system call: a host
+// cache lists hundreds to thousands of libraries, and the driver's directory
+// (/usr/lib64) as many files, so neither a readlink per entry nor a listing of the
+// directory may be paid at every launch. A driver library's name says NVIDIA
+// (libnv*, libcuda*, lib{GLX,EGL,GLES*,vdpau,glxserver}_nvidia); a name the table does
+// not know passes as well, and the version of its file decides. (Drivers before 435
+// also shipped a libGL.so.VERSION of their own, pre-GLVND; CUDA 11 and later need 450.)
+// Where in the cache such names are (find_in_ld_cache: prefixes without digits).
+const std::vector<std::string_view> kDriverPrefixes = {"libnv", "libcuda", "libGLX_nvidia", "libGLESv", "libEGL_nvidia",
+                                                       "libvdpau_nvidia", "libglxserver_nvidia"};
 
- private:
-  std::set<std::string> list(const std::string& dir) const {
-    std::set<std::string> out;
-    DIR* d = opendir(dir.empty() ? "/" : dir.c_str());
-    if (!d) return out;
-    while (struct dirent* e = readdir(d)) {
-      std::string n = e->d_name;
-      if (!n.ends_with(suffix_)) continue;
-      if (auto name = parse_library_name(n)) out.insert(name->linker_name);
-    }
-    closedir(d);
-    return out;
-  }
-  std::string suffix_;
-  std::map<std::string, std::set<std::string>> dirs_;
-};
+bool nvidia_name(std::string_view n) {
+  return n.starts_with("libnv") || n.starts_with("libcuda") || n.find("_nvidia") != std::string_view::npos;
+}
+
+// By the key: the soname is what the linker looks up, and a driver library's says NVIDIA.
+bool may_be_driver_library(std::string_view soname, std::uint32_t flags) {
+  return is_native_abi(flags) && nvidia_name(soname);
+}
 
 void list_devices(const std::string& dev, std::vector<std::string>& out) {
   DIR* d = opendir(dev.c_str());
@@ -148,17 +167,18 @@ std::string nvidia_capability(std::string_view linker_name) {
 }
 
 std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
-  std::vector<LdCacheEntry> cache = read_ld_cache(s.ld_cache);
+  std::vector<LdCacheEntry> cache;
+  for (auto& e : find_in_ld_cache(s.ld_cache, kDriverPrefixes))
+    if (may_be_driver_library(e.soname, e.flags)) cache.push_back(std::move(e));
   NvidiaDriver d;
-  d.version = driver_version(cache);
+  RealPaths real;
+  d.version = driver_version(cache, real);
   if (d.version.empty()) return std::nullopt;
   const std::string suffix = ".so." + d.version;
 
   std::map<std::string, std::size_t> by_path;  // resolved file -> index in d.libraries
-  VersionedFiles versioned(suffix);
   for (const auto& e : cache) {
-    if (!is_native_abi(e.flags) || !versioned.may_hold(e.path)) continue;
-    std::string file = real_path(e.path);
+    std::string file = real.of(e.path);
     if (file.empty() || !file.ends_with(suffix)) continue;
     auto name = parse_library_name(base_name(file));
     if (!name) continue;
@@ -180,10 +200,13 @@ std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
 
   std::string path_var = s.host_env ? s.host_env->get("PATH").value_or("") : "";
   path_var += ":/usr/bin:/usr/sbin:/bin:/sbin";
+  std::vector<std::string> path_dirs;  // absolute, each once
+  for (const auto& dir : split_list(path_var, ':'))
+    if (dir.front() == '/' && std::find(path_dirs.begin(), path_dirs.end(), dir) == path_dirs.end()) path_dirs.push_back(dir);
   for (const auto& g : groups()) {
     if (!wanted(s.capabilities, g.capability)) continue;
     for (const char* b : g.binaries) {
-      std::string found = find_in_path(b, path_var);
+      std::string found = find_in_path(b, path_dirs, real);
       if (!found.empty() && std::find(d.binaries.begin(), d.binaries.end(), found) == d.binaries.end())
         d.binaries.push_back(found);
     }

@@ -38,6 +38,19 @@ std::string join(const std::vector<std::string>& parts) {
   return out;
 }
 
+// "/a/b/c": absolute, no "", "." or ".." component, no trailing slash.
+bool is_plain(std::string_view path) {
+  if (path.size() < 2 || path.front() != '/' || path.back() == '/') return false;
+  for (std::size_t start = 1; start <= path.size();) {
+    std::size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    const std::string_view part = path.substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 RootPath resolve_in_root(const std::string& root, std::string_view path) {
@@ -109,16 +122,18 @@ std::uint64_t MountTree::mount_id(int fd, const std::string& path) const {
 }
 
 void MountTree::mounted(UniqueFd mount, bool owned, const std::string& what) {
-  made_.push_back({std::move(mount), owned, what});
+  made_.push_back({std::move(mount), owned, what, std::nullopt});
 }
 
 void MountTree::check_may_create(int dir, const std::string& dir_path, const std::string& want,
-                                 const std::string& origin) const {
+                                 const std::string& origin) {
   const std::uint64_t id = mount_id(dir, dir_path);
-  if (id == mount_id(root_.get(), "/")) return;  // the image itself
+  if (!root_id_) root_id_ = mount_id(root_.get(), "/");
+  if (id == *root_id_) return;  // the image itself
   std::string where = "a mount that came with a host bind";
   for (auto it = made_.rbegin(); it != made_.rend(); ++it) {
-    if (mount_id(it->fd.get(), it->what) != id) continue;
+    if (!it->id) it->id = mount_id(it->fd.get(), it->what);  // a mount's id does not change: asked once
+    if (*it->id != id) continue;
     if (it->owned) return;
     where = it->what;
     break;
@@ -141,7 +156,32 @@ MountTree::Target MountTree::open(std::string_view path, Create create, const st
     t.is_root = st.st_dev == root_stat_.st_dev && st.st_ino == root_stat_.st_ino;
     return t;
   }
-  return walk(path, create, origin);
+  // A mount point to create in a directory that exists (a library in /.hpai/host/lib):
+  // the directory in one openat2 without symlinks (so PATH, written plainly, is the
+  // canonical one), the name made there, on the same checks as the walk's.
+  const std::size_t slash = path.rfind('/');
+  const std::string name(path.substr(slash + 1));
+  if (!t.fd && errno == ENOENT && create != Create::No && slash > 0 && is_plain(path)) {
+    const std::string dir_path(path.substr(0, slash));
+    UniqueFd dir(openat2_resolve(root_.get(), dir_path, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
+    if (dir && faccessat(dir.get(), name.c_str(), F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+      check_may_create(dir.get(), dir_path, std::string(path), origin);
+      if (create == Create::File) {
+        UniqueFd f(openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!f && errno != EEXIST) throw_errno("can't create mount point " + std::string(path) + " (from " + origin + ")");
+      } else if (mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
+        throw_errno("can't create mount point " + std::string(path) + " (from " + origin + ")");
+      }
+      t.fd.reset(openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+      if (t.fd && fstat(t.fd.get(), &st) == 0 && !S_ISLNK(st.st_mode)) {
+        t.path = std::string(path);
+        t.is_dir = S_ISDIR(st.st_mode);
+        return t;
+      }
+    }
+  }
+  return walk(path, create, origin);  // a symlink, a missing directory on the way, or trouble
 }
 
 MountTree::Target MountTree::walk(std::string_view path, Create create, const std::string& origin) {

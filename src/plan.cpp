@@ -423,7 +423,10 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
 
 void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
   p.rank = host.rank;
-  if (host.rank.launcher != Launcher::None && host.parent > 1) p.launcher_pid = host.parent;
+  if (host.rank.launcher != Launcher::None && host.parent > 1) {
+    p.launcher_pid = host.parent;
+    p.launcher_daemon = launcher_process(host.parent);
+  }
   p.host_env = host.env;
   p.env = make_environment(o, host, p);
   p.cwd = o.cd ? *o.cd : (!o.no_image_env && !p.config.workdir.empty() ? p.config.workdir : "/");

@@ -1,6 +1,10 @@
 #include "hpai/ranks.hpp"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <charconv>
+#include <cstdio>
 
 #include "hpai/error.hpp"
 
@@ -234,6 +238,47 @@ std::vector<std::string> expand_slurm_hostlist(std::string_view text) {
     pos = end + 1;
   }
   return out;
+}
+
+namespace {
+
+// "NAME" and the parent of PID, from /proc/PID/stat ("1234 (comm) S 1200 ...": the
+// name may hold spaces and parentheses, so it ends at the last ')').
+bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
+  char buf[512];
+  const int fd = open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return false;
+  const std::string_view text(buf, static_cast<std::size_t>(n));
+  const std::size_t open_paren = text.find('('), close_paren = text.rfind(')');
+  if (open_paren == std::string_view::npos || close_paren == std::string_view::npos || close_paren < open_paren) return false;
+  name = std::string(text.substr(open_paren + 1, close_paren - open_paren - 1));
+  const std::string_view rest = text.substr(close_paren + 1);  // " S 1200 ..."
+  long v = 0;
+  if (std::sscanf(std::string(rest).c_str(), " %*c %ld", &v) != 1) return false;
+  ppid = static_cast<pid_t>(v);
+  return true;
+}
+
+}  // namespace
+
+pid_t launcher_process(pid_t parent) {
+  static const std::string_view kLaunchers[] = {
+      "orted", "prted", "prterun", "orterun", "mpirun", "mpiexec",  // Open MPI, PMIx PRRTE
+      "hydra_pmi_proxy", "pmi_proxy", "mpiexec.hydra",              // MPICH, Intel MPI
+      "slurmstepd", "res", "jsmd", "pbs_mom", "flux-broker"};       // Slurm, LSF, jsrun, PBS, Flux
+  pid_t pid = parent;
+  for (int depth = 0; depth < 16 && pid > 1; ++depth) {
+    std::string name;
+    pid_t up = 0;
+    if (!process_stat(pid, name, up)) break;
+    for (std::string_view l : kLaunchers)
+      if (name == l) return pid;
+    pid = up;
+  }
+  return parent;
 }
 
 }  // namespace hpai

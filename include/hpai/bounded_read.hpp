@@ -10,6 +10,7 @@
 #include <string>
 
 #include "hpai/fd.hpp"
+#include "hpai/openat2.hpp"
 
 namespace hpai {
 
@@ -40,7 +41,5 @@ std::optional<std::string> read_file_at(int dirfd, const std::string& path, Reso
 // A host file that must exist: Error "can't read WHAT: No such file or directory" if not.
 std::string read_host_file(const std::string& path, std::size_t max, const std::string& what);
 
-// openat2(2) with RESOLVE flags (RESOLVE_IN_ROOT, ...); -1 and errno on failure.
-int openat2_resolve(int dirfd, const std::string& path, int flags, unsigned long long resolve, int mode = 0);
 
 }  // namespace hpai

@@ -31,7 +31,10 @@ struct ElfInfo {
 
 // Reads PATH; nullopt when it is not an ELF file. Throws Error when it claims to be
 // one but is truncated or malformed (a message naming the file and what is wrong).
-std::optional<ElfInfo> read_elf(const std::string& path);
+// ElfParts::Dynamic reads the header and the dynamic table only (soname, needed), not
+// the symbol versions: what a launch asks of a host library.
+enum class ElfParts { All, Dynamic };
+std::optional<ElfInfo> read_elf(const std::string& path, ElfParts parts = ElfParts::All);
 // File REL of IMAGE (not followed if a symlink).
 std::optional<ElfInfo> read_elf(const ImageFs& image, const std::string& rel);
 // The same from bytes in memory (WHAT names them in messages).

@@ -19,6 +19,9 @@ struct ImageStat {
   std::uint64_t size = 0;
 };
 
+// An ImageFs answers each question from the image once (a directory image keeps what
+// it looked up): a plan reads one consistent snapshot, and the mounts, made later,
+// resolve their targets again. Open a new one to see changes.
 class ImageFs {
  public:
   virtual ~ImageFs() = default;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -19,8 +20,19 @@ struct LdCacheEntry {
 
 // Parses glibc's cache format ("glibc-ld.so.cache1.1", alone or after the old
 // "ld.so-1.7.0" table). Throws Error naming WHAT when the bytes are not such a cache.
-std::vector<LdCacheEntry> parse_ld_cache(std::string_view bytes, const std::string& what);
-std::vector<LdCacheEntry> read_ld_cache(const std::string& path);
+// Only the entries KEEP accepts are copied out, KEEP seeing them in place: a host's
+// cache lists thousands of libraries, of which a launch wants a few.
+using LdCacheFilter = std::function<bool(std::string_view soname, std::string_view path, std::uint32_t flags)>;
+std::vector<LdCacheEntry> parse_ld_cache(std::string_view bytes, const std::string& what, const LdCacheFilter& keep = {});
+std::vector<LdCacheEntry> read_ld_cache(const std::string& path, const LdCacheFilter& keep = {});
+
+// The entries whose soname starts with one of PREFIXES (no digits in them), found by
+// binary search as the dynamic linker finds a library: ldconfig keeps the table in
+// _dl_cache_libcmp order, so this costs the same for 100 entries or 10,000. An entry
+// out of order is missed, as the linker would miss it.
+std::vector<LdCacheEntry> find_in_ld_cache(std::string_view bytes, const std::string& what,
+                                           const std::vector<std::string_view>& prefixes);
+std::vector<LdCacheEntry> find_in_ld_cache(const std::string& path, const std::vector<std::string_view>& prefixes);
 
 // True when an entry is for this program's own ABI (x86-64 and not i386 or x32, ...).
 bool is_native_abi(std::uint32_t flags);

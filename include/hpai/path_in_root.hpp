@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include <cstdint>
+#include <optional>
 #include <vector>
 #include <string>
 #include <string_view>
@@ -64,15 +65,17 @@ class MountTree {
     UniqueFd fd;
     bool owned = false;
     std::string what;
+    std::optional<std::uint64_t> id;  // its mount id, once asked
   };
   Target walk(std::string_view path, Create create, const std::string& origin);
   std::uint64_t mount_id(int fd, const std::string& path) const;
-  void check_may_create(int dir, const std::string& dir_path, const std::string& want, const std::string& origin) const;
+  void check_may_create(int dir, const std::string& dir_path, const std::string& want, const std::string& origin);
 
   std::string root_path_;
   UniqueFd root_;
   struct stat root_stat_ {};
   std::vector<Made> made_;
+  std::optional<std::uint64_t> root_id_;
 };
 
 }  // namespace hpai

@@ -134,6 +134,7 @@ struct Plan {
   ProfileLauncher launcher;   // the profile's torch_env/gpu_per_rank switches
   RankInfo rank;
   pid_t launcher_pid = 0;     // a batch launcher's process that started this rank: the payload dies with it
+  pid_t launcher_daemon = 0;  // the launcher's own process (launcher_process): the keeper goes with it
 };
 
 Plan make_plan(const RunOptions& options, const HostContext& host);

@@ -4,6 +4,8 @@
 // sets (Open MPI, MPICH/Hydra, Slurm, LSF jsrun, bare PMIx; see docs/batch.md).
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -30,6 +32,12 @@ struct RankInfo {
 // Throws Error when a variable the launcher owns is malformed or inconsistent
 // ("SLURM_PROCID=x is not a number"): a rank that guesses would join the wrong peers.
 RankInfo detect_ranks(const Environment& env);
+
+// The launcher's own process on this node (orted, prted, hydra_pmi_proxy, slurmstepd,
+// LSF's res, ...): PARENT, or the nearest of its ancestors by that name when a rank
+// was started through a wrapper (mpiexec -n 16 sh -c 'hpai-run ...'), whose shell
+// ends with the rank and so says nothing of the job. PARENT when none is found.
+pid_t launcher_process(pid_t parent);
 
 // Slurm's compressed per-node counts: "2(x3),1" -> {2, 2, 2, 1}.
 std::vector<int> expand_slurm_counts(std::string_view text);

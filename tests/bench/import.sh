@@ -21,7 +21,8 @@ work=$(mktemp -d /var/tmp/hpai-bench.XXXXXX)
 chmod 0777 "$work"
 trap 'rm -rf "$work"' EXIT
 out="$build/bench"
-mkdir -p "$out" && chmod a+rwx "$out"
+mkdir -p "$out"
+[ ${#as[@]} = 0 ] || chown "$user" "$out"  # hyperfine writes here as the user
 clean="rm -rf $work/hpai $work/ch $work/tar $work/umoci; mkdir -p $work/tar"
 bench() {  # NAME JSON COMMAND...
   env -i PATH=/usr/bin:/bin USER="$user" HOME=/ HPAI_STORAGE="$work/hpai" "${as[@]}" \

@@ -20,7 +20,7 @@ if [ "$(id -u)" = 0 ]; then
   user=${HPAI_TEST_USER:-hpai-test}
   id "$user" >/dev/null 2>&1 || "$(dirname "$0")/../setup-test-user.sh" "$build" "$user" >/dev/null
   as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-  chmod a+rwx "$out"
+  chown "$user" "$out"  # the user writes here; not writable by all, or its profiles are refused
 fi
 json="$out/launch-latency.json"
 env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" hyperfine -N --warmup 30 --runs "$runs" --export-json "$json" \

@@ -105,6 +105,18 @@ TEST_P(Launchers, FirstRankExitingFirstStrandsNobody) {
   EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
 }
 
+// The same through a wrapper shell that does not exec (batch scripts do this): rank 0's
+// shell ends with its payload, and the node's container must not end with it.
+TEST_P(Launchers, FirstRanksWrapperEndingFirstStrandsNobody) {
+  Result r = run(cat(mpiexec(4), {"sh", "-c",
+                                  "[ $OMPI_COMM_WORLD_RANK = 0 ] || sleep 1; " + hpai_run() + " -v " +
+                                      test_image("busybox") + " -- sh -c '" + kPrintNs + "'; echo rank-done"}));
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(count(r.out, "rank-done"), 4) << r;
+  EXPECT_EQ(count(r.err, "first rank on this node"), 1) << r;
+  EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
+}
+
 TEST_P(Launchers, CountTooLowRefusesTheExtraRanks) {
   Result r = run(cat(mpiexec(4), {hpai_run(), "--join-ct=2", test_image("busybox"), "--", "sh", "-c",
                                   std::string("sleep 1; ") + kPrintNs}));

@@ -54,6 +54,41 @@ TEST(LdCache, ReadsTheHostCacheLikeLdconfig) {
   EXPECT_EQ(ours, theirs);
 }
 
+// The binary search finds exactly what a scan of every entry finds, on the host's cache
+// and on one of 3,000 libraries whose names mix digits and letters where the order of
+// glibc's comparison (numbers by value, after letters) matters.
+TEST(LdCache, PrefixSearchFindsWhatAScanFinds) {
+  test::TempDir dir;
+  const std::string lib = dir.path() + "/lib";
+  mkdirs(lib);
+  run("echo 'int f(void){return 0;}' | gcc -shared -fPIC -x c -o '" + dir.path() + "/plain.so' -");
+  const char* stems[] = {"libnv", "libnvidia-ml", "libcuda", "libcudart", "libGL", "libGLX_nvidia", "libGLESv2_nvidia",
+                         "liba", "libz", "libnv9x", "libnv10x", "libcu", "libEGL_nvidia", "libEGL"};
+  int made = 0;
+  for (int i = 0; made < 3000; ++i)
+    for (const char* stem : stems) {
+      const std::string name = std::string(stem) + (i % 3 == 0 ? std::to_string(i) : std::string(1, static_cast<char>('a' + i % 26))) +
+                               ".so." + std::to_string(i % 7);
+      if (link((dir.path() + "/plain.so").c_str(), (lib + "/" + name).c_str()) == 0) ++made;
+    }
+  const std::string cache = dir.path() + "/ld.so.cache";
+  run("ldconfig -X -C '" + cache + "' -f /dev/null '" + lib + "'");
+  const std::vector<std::string_view> prefixes = {"libnv", "libcuda", "libGL", "libEGL", "libOpenCL", "lib", "libc", "libz",
+                                                  "libnvidia-", "libGLX_nvidia", "liba", "libq", "libnvid", "libcu"};
+  for (const std::string& path : {cache, std::string("/etc/ld.so.cache")}) {
+    const auto all = read_ld_cache(path);
+    ASSERT_GT(all.size(), path == cache ? 2900u : 10u);
+    for (std::string_view p : prefixes) {
+      std::multiset<std::pair<std::string, std::string>> scanned, searched;
+      for (const auto& e : all)
+        if (e.soname.starts_with(p)) scanned.insert({e.soname, e.path});
+      for (const auto& e : find_in_ld_cache(path, {p})) searched.insert({e.soname, e.path});
+      EXPECT_EQ(searched, scanned) << path << ", prefix " << p;
+    }
+  }
+  EXPECT_THROW(find_in_ld_cache(cache, {"libGLESv2"}), Error);  // digits: not a range in glibc's order
+}
+
 TEST(LdCache, RejectsWhatIsNotACache) {
   EXPECT_THROW(parse_ld_cache("hello", "x"), Error);
   EXPECT_THROW(parse_ld_cache(std::string("glibc-ld.so.cache1.1") + std::string(28, '\xff'), "x"), Error);
@@ -164,7 +199,8 @@ TEST_F(MpiMatrix, StaleCacheEntryIsIgnored) {
   ASSERT_EQ(libs.size(), 1u);
   std::string root = dir.path() + "/stale";
   ASSERT_EQ(unlink((root + "/usr/lib/libmpi.so.12.5.5").c_str()), 0);
-  EXPECT_TRUE(image_libraries(*images.back()).empty());
+  // A fresh look (an ImageFs answers each question once: a plan reads one snapshot).
+  EXPECT_TRUE(image_libraries(*open_directory_image(root)).empty());
 }
 
 TEST_F(MpiMatrix, NameIsTrustedWhenTheTargetDisagrees) {
@@ -247,6 +283,32 @@ TEST_F(FakeDriver, VersionAndLibrariesFromTheCache) {
   d = discover_nvidia_driver(s);
   EXPECT_EQ(files(*d), (std::set<std::string>{"libnvidia-ml.so.580.95.05", "libnvidia-newlib.so.580.95.05",
                                               "libnvidia-encode.so.580.95.05"}));
+}
+
+// Sites link driver directories around (/usr/lib64 -> /opt/nvidia/lib) and soname links
+// across directories: what is injected is the file itself, as realpath() names it.
+TEST_F(FakeDriver, LibrariesThroughLinkedDirectoriesAreTheRealFiles) {
+  test::TempDir t;
+  const std::string real = t.path() + "/opt/nvidia/lib";
+  make_lib(real, "libcuda.so.580.95.05", "libcuda.so.1");
+  make_lib(real, "libnvidia-ml.so.580.95.05", "libnvidia-ml.so.1");
+  mkdirs(t.path() + "/usr");
+  ASSERT_EQ(symlink("../opt/nvidia/lib", (t.path() + "/usr/lib64").c_str()), 0);
+  mkdirs(t.path() + "/links");
+  ASSERT_EQ(symlink("../usr/lib64/libcuda.so.580.95.05", (t.path() + "/links/libcuda.so.1").c_str()), 0);
+  ASSERT_EQ(symlink((t.path() + "/usr/lib64/libnvidia-ml.so.580.95.05").c_str(), (t.path() + "/links/libnvidia-ml.so.1").c_str()), 0);
+  const std::string c = t.path() + "/cache";
+  run("ldconfig -X -C '" + c + "' -f /dev/null '" + t.path() + "/links' '" + t.path() + "/usr/lib64'");
+  NvidiaSearch s;
+  s.ld_cache = c;
+  s.dev_dir = t.path();
+  auto d = discover_nvidia_driver(s);
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->version, "580.95.05");
+  std::set<std::string> paths;
+  for (const auto& l : d->libraries) paths.insert(l.path);
+  EXPECT_EQ(paths, (std::set<std::string>{real + "/libcuda.so.580.95.05", real + "/libnvidia-ml.so.580.95.05"}));
+  EXPECT_EQ(d->nvml, real + "/libnvidia-ml.so.580.95.05");
 }
 
 TEST_F(FakeDriver, NoDriverWithoutVersionedLibraries) {
