@@ -47,6 +47,8 @@ for n in 1 4 16; do
   args+=(-n "ch-run N=$n no-join" "sh -c '$(many $n "ch-run $image -- /bin/true" cn$n)'")
 done
 run_as hyperfine -N --warmup 3 --runs "$runs" --export-json "$json" "${args[@]}" >/dev/null
+# ch-run --join leaves its semaphore and shared memory behind when a rank fails.
+rm -f /dev/shm/ch-run_shm-b[0-9]*.* /dev/shm/sem.ch-run_sem-b[0-9]*.*
 
 python3 - "$json" "$user" "$out" <<'PY'
 import json, os, sys, statistics
