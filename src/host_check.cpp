@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -71,6 +72,22 @@ std::string in_user_namespace(const std::function<void()>& step) {
   waitpid(pid, &status, 0);
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
   return msg.empty() ? "the test process failed" : msg;
+}
+
+// hpai-run mounts by fd (open_tree, move_mount, fsopen: 5.2), checks mount ids (statx
+// STATX_MNT_ID: 5.8) and makes binds read-only recursively (mount_setattr: 5.12).
+void kernel(const HostCheckOptions& o, std::vector<HostCheck>& out) {
+  auto release = read_line(o.proc + "/sys/kernel/osrelease");
+  if (!release) return;
+  int major = 0, minor = 0;
+  if (std::sscanf(release->c_str(), "%d.%d", &major, &minor) != 2) return;
+  if (major > 5 || (major == 5 && minor >= 12))
+    out.push_back({"kernel", Verdict::Pass, "Linux " + *release + " has the mount API hpai-run uses (>= 5.12)", ""});
+  else
+    out.push_back({"kernel", Verdict::Fail,
+                   "Linux " + *release + " is older than 5.12: hpai-run needs mount_setattr (5.12), the fd-based mount API "
+                   "(5.2) and statx mount ids (5.8) (RHEL 8's 4.18 has none of them)",
+                   "a kernel >= 5.12: RHEL/Rocky 9 (5.14), SLES 15 SP4 (5.14), Ubuntu 22.04 (5.15), Debian 12 (6.1)"});
 }
 
 void user_namespaces(const HostCheckOptions& o, std::vector<HostCheck>& out) {
@@ -205,6 +222,7 @@ void launcher(const HostCheckOptions& o, std::vector<HostCheck>& out) {
 
 std::vector<HostCheck> check_host(const HostCheckOptions& o) {
   std::vector<HostCheck> out;
+  kernel(o, out);
   user_namespaces(o, out);
   fuse(o, out);
   shm(o, out);

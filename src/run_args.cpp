@@ -253,7 +253,7 @@ std::string run_usage() {
       "directory or a SquashFS file. hpai-run replaces itself with CMD: signals reach CMD\n"
       "and CMD's exit status is returned. Flags follow Charliecloud's ch-run. Everything\n"
       "from CMD on is passed to CMD unchanged; options may follow IMAGE until -- or CMD.\n\n"
-      "Options:\n";
+      "OPTIONS\n";
   for (const auto& o : kOptions) {
     if (!o.help) continue;
     std::string left = "  ";
@@ -267,13 +267,15 @@ std::string run_usage() {
       "\nThe image is read-only unless -w or -W is given. By default the container sees the\n"
       "host's /dev, /proc, /sys, /etc/hosts, /etc/resolv.conf, /etc/machine-id, its $TMPDIR\n"
       "(or /tmp) at /tmp, and generated /etc/passwd and /etc/group naming root, nobody and you.\n\n"
-      "Environment: the host's passes through; the image's ENV is applied on top, except for\n"
-      "launcher and GPU variables the host set; TMPDIR is unset; HOME stays the host's (with\n"
-      "--home: /home/$USER); /bin is appended to PATH; --set-env and --unset-env apply in\n"
-      "order; HPAI_RUNNING and CH_RUNNING are set.\n\n"
-      "Exit status: CMD's own; 128+N if CMD was killed by signal N; 31 the container could\n"
-      "not be set up; 49 CMD could not be executed; 64 bad command line.\n\n"
-      "Examples:\n"
+      "ENVIRONMENT\n"
+      "  The host's passes through; the image's ENV is applied on top, except for launcher\n"
+      "  and GPU variables the host set; TMPDIR is unset; HOME stays the host's (with --home:\n"
+      "  /home/$USER); /bin is appended to PATH; --set-env and --unset-env apply in order;\n"
+      "  HPAI_RUNNING and CH_RUNNING are set.\n\n"
+      "EXIT STATUS\n"
+      "  CMD's own; 128+N if CMD was killed by signal N; 31 the container could not be set\n"
+      "  up; 49 CMD could not be executed; 64 bad command line.\n\n"
+      "EXAMPLES\n"
       "  hpai-run ./debian -- cat /etc/debian_version\n"
       "  hpai-run -b /lrz/sys -w ./img -- python train.py\n"
       "  srun -n 64 hpai-run -b /scratch:/data ./img -- ./simulate\n"

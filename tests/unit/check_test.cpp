@@ -315,6 +315,12 @@ TEST(HostCheck, SysctlsThatDisableUserNamespaces) {
   EXPECT_EQ(find(all, "AppArmor userns restriction").verdict, Verdict::Warn);
   EXPECT_EQ(find(all, "FUSE").verdict, Verdict::Warn);  // no DEV/fuse
   EXPECT_NE(find(all, "FUSE").fix.find("modprobe fuse"), std::string::npos);
+  // The kernel's version: RHEL 8's is too old for the mount API, RHEL 9's is not.
+  std::ofstream(proc + "/sys/kernel/osrelease") << "4.18.0-553.el8_10.x86_64\n";
+  EXPECT_EQ(find(check_host(o), "kernel").verdict, Verdict::Fail);
+  EXPECT_NE(find(check_host(o), "kernel").fix.find("5.12"), std::string::npos);
+  std::ofstream(proc + "/sys/kernel/osrelease") << "5.14.0-427.el9.x86_64\n";
+  EXPECT_EQ(find(check_host(o), "kernel").verdict, Verdict::Pass);
 }
 
 TEST(HostCheck, ThisHostCanRunContainers) {
