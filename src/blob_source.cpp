@@ -12,6 +12,7 @@
 
 #include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
+#include "hpai/path_text.hpp"
 #include "hpai/unpack.hpp"
 
 namespace hpai {
@@ -140,23 +141,8 @@ TarMembers::TarMembers(std::string path) : path_(std::move(path)) {
 }
 
 std::optional<std::string> TarMembers::resolve_dots(const std::string& path) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-    if (part == "..") {
-      if (parts.empty()) return std::nullopt;  // out of the archive
-      parts.pop_back();
-    } else if (!part.empty() && part != ".") {
-      parts.push_back(part);
-    }
-    if (slash == std::string::npos) break;
-    start = slash + 1;
-  }
-  std::string out;
-  for (const auto& p : parts) out += (out.empty() ? "" : "/") + p;
-  return out.empty() ? std::nullopt : std::optional<std::string>(out);
+  auto out = lexically_normal(path, false);  // nullopt: out of the archive
+  return out && !out->empty() ? out : std::nullopt;
 }
 
 std::optional<std::string> TarMembers::regular_member(const std::string& name) const {

@@ -18,6 +18,7 @@ extern "C" {
 #include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
 #include "hpai/fd.hpp"
+#include "hpai/path_text.hpp"
 
 namespace hpai {
 
@@ -104,20 +105,7 @@ class DirectoryImage : public ImageFs {
                                 RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
     if (!fd && errno != ENOENT) return std::nullopt;  // a symlink (ELOOP), a file on the way: walk
     Fast f;
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    while (start <= path.size()) {
-      auto slash = path.find('/', start);
-      std::string part = path.substr(start, slash == std::string::npos ? std::string::npos : slash - start);
-      if (part == "..") {
-        if (!parts.empty()) parts.pop_back();
-      } else if (!part.empty() && part != ".") {
-        parts.push_back(part);
-      }
-      if (slash == std::string::npos) break;
-      start = slash + 1;
-    }
-    for (const auto& p : parts) f.rel += (f.rel.empty() ? "" : "/") + p;
+    f.rel = *lexically_normal(path, true);
     if (!fd) return f;  // missing: a walk would say the same
     struct stat st {};
     if (fstat(fd.get(), &st) != 0) return std::nullopt;

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "hpai/error.hpp"
+#include "hpai/fd_passing.hpp"
 #include "hpai/log.hpp"
 
 namespace hpai {
@@ -73,25 +74,7 @@ void set_receive_timeout(int fd, std::chrono::milliseconds ms) {
 
 // One message: a kind byte, text, and optionally file descriptors.
 bool send_message(int fd, char kind, const std::string& text, const std::vector<int>& fds = {}) {
-  std::string body = kind + text;
-  iovec iov{body.data(), body.size()};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * fds.size()));
-  if (!fds.empty()) {
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    cmsghdr* c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int) * fds.size());
-    std::memcpy(CMSG_DATA(c), fds.data(), sizeof(int) * fds.size());
-  }
-  ssize_t n;
-  do n = sendmsg(fd, &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  return n == static_cast<ssize_t>(body.size());
+  return send_with_fds(fd, kind + text, fds);
 }
 
 struct Message {
@@ -105,32 +88,15 @@ enum class Received { Message, Closed, TimedOut };
 Received receive_message(int fd, Message& m) {
   // Uninitialised: the facts are a few kB, and touching 4 MiB per rank costs a millisecond.
   std::unique_ptr<char[]> buf(new char[kMaxMessage]);
-  iovec iov{buf.get(), kMaxMessage};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 8)];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Received::TimedOut;
-  if (n < 0 && errno == ECONNRESET) return Received::Closed;
-  if (n < 0) throw_errno("join: can't receive from the node's first rank");
-  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-      std::size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < count; ++i) {
-        int f;
-        std::memcpy(&f, CMSG_DATA(c) + i * sizeof(int), sizeof f);
-        m.fds.emplace_back(f);
-      }
-    }
-  if (n == 0) return Received::Closed;
-  if (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) throw Error("join: message from the node's first rank was truncated");
+  ReceivedFds r = receive_with_fds(fd, buf.get(), kMaxMessage, 8);
+  if (r.bytes < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return Received::TimedOut;
+  if (r.bytes < 0 && errno == ECONNRESET) return Received::Closed;
+  if (r.bytes < 0) throw_errno("join: can't receive from the node's first rank");
+  m.fds = std::move(r.fds);
+  if (r.bytes == 0) return Received::Closed;
+  if (r.truncated) throw Error("join: message from the node's first rank was truncated");
   m.kind = buf[0];
-  m.text.assign(buf.get() + 1, static_cast<std::size_t>(n) - 1);
+  m.text.assign(buf.get() + 1, static_cast<std::size_t>(r.bytes) - 1);
   return Received::Message;
 }
 

@@ -14,26 +14,13 @@
 #include <vector>
 
 #include "hpai/fd.hpp"
+#include "hpai/path_text.hpp"
 
 namespace hpai {
 
 namespace {
 
 constexpr int kMaxSymlinks = 40;  // the kernel's own limit
-
-// PATH's components, "" and "." dropped, in front of TODO (a symlink's target) or behind.
-void push_components(std::deque<std::string>& todo, const std::string& path, bool front) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    std::size_t slash = path.find('/', start);
-    if (slash == std::string::npos) slash = path.size();
-    std::string part = path.substr(start, slash - start);
-    if (!part.empty() && part != ".") parts.push_back(std::move(part));
-    start = slash + 1;
-  }
-  todo.insert(front ? todo.begin() : todo.end(), parts.begin(), parts.end());
-}
 
 int fail(int err) {
   errno = err;

@@ -11,26 +11,13 @@
 
 #include "hpai/bounded_read.hpp"
 #include "hpai/error.hpp"
+#include "hpai/path_text.hpp"
 
 namespace hpai {
 
 namespace {
 
 constexpr int kMaxSymlinks = 40;  // the kernel's own limit
-
-// PATH's components, "" and "." dropped, put in front of TODO (a symlink's target) or behind.
-void push_components(std::deque<std::string>& todo, std::string_view path, bool front) {
-  std::vector<std::string> parts;
-  std::size_t start = 0;
-  while (start <= path.size()) {
-    auto slash = path.find('/', start);
-    auto part = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-    if (!part.empty() && part != ".") parts.emplace_back(part);
-    if (slash == std::string_view::npos) break;
-    start = slash + 1;
-  }
-  todo.insert(front ? todo.begin() : todo.end(), parts.begin(), parts.end());
-}
 
 std::string join(const std::vector<std::string>& parts) {
   std::string out;

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "hpai/error.hpp"
+#include "hpai/fd_passing.hpp"
 #include "hpai/log.hpp"
 
 namespace hpai {
@@ -51,20 +52,9 @@ constexpr int kImageFd = 3, kSocketFd = 4, kStatusFd = 5;
   fcntl(kStatusFd, F_SETFD, FD_CLOEXEC);  // closed by the exec: the rank's sign that it worked
 
   char byte = 0;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  ssize_t n;
-  do n = recvmsg(kSocketFd, &msg, 0);
-  while (n < 0 && errno == EINTR);
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  if (n <= 0 || c == nullptr || c->cmsg_type != SCM_RIGHTS) _exit(0);  // the rank gave up: nothing to serve
-  int fuse = -1;
-  std::memcpy(&fuse, CMSG_DATA(c), sizeof fuse);
+  ReceivedFds got = receive_with_fds(kSocketFd, &byte, 1, 1, false);  // kept across the exec
+  if (got.bytes <= 0 || got.fds.empty()) _exit(0);  // the rank gave up: nothing to serve
+  const int fuse = got.fds[0].release();
   close(kSocketFd);
   const std::string device = "/dev/fd/" + std::to_string(fuse);  // libfuse: an fd already mounted
   const std::string archive = "/dev/fd/" + std::to_string(kImageFd);
@@ -110,24 +100,8 @@ void SquashfsServer::mount(const std::string& mountpoint, uid_t uid, gid_t gid) 
     throw_errno("can't mount SquashFS image " + image_ + " (FUSE in a user namespace needs Linux >= 4.18)");
   // Hand the mount over; ours closes, so the connection lives exactly as long as the
   // server (and the server as long as the mount).
-  char byte = 'F';
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))];
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  cmsghdr* c = CMSG_FIRSTHDR(&msg);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  const int fd = fuse.get();
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  ssize_t n;
-  do n = sendmsg(socket_.get(), &msg, MSG_NOSIGNAL);
-  while (n < 0 && errno == EINTR);
-  if (n != 1) throw_errno("can't hand the SquashFS mount of " + image_ + " to squashfuse_ll (it did not start)");
+  if (!send_with_fds(socket_.get(), "F", {fuse.get()}))
+    throw_errno("can't hand the SquashFS mount of " + image_ + " to squashfuse_ll (it did not start)");
   fuse.reset();
   socket_.reset();
   char why[512];

@@ -11,18 +11,12 @@ runs=${2:-5}
 fix="$build/test-images/debian-oci"
 [ -f "$fix/.complete" ] || { echo "import bench: run 'ctest --test-dir $build -L fixture' first" >&2; exit 1; }
 for t in hyperfine ch-convert umoci tar; do command -v $t >/dev/null || { echo "import bench: $t missing" >&2; exit 1; }; done
-user=$(id -un)
-as=()
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-fi
+out="$build/bench"
+source "$(dirname "$0")/as-user.sh"
+mkdir -p "$out"
 work=$(mktemp -d /var/tmp/hpai-bench.XXXXXX)
 chmod 0777 "$work"
 trap 'rm -rf "$work"' EXIT
-out="$build/bench"
-mkdir -p "$out"
-[ ${#as[@]} = 0 ] || chown "$user" "$out"  # hyperfine writes here as the user
 clean="rm -rf $work/hpai $work/ch $work/tar $work/umoci; mkdir -p $work/tar"
 bench() {  # NAME JSON COMMAND...
   env -i PATH=/usr/bin:/bin USER="$user" HOME=/ HPAI_STORAGE="$work/hpai" "${as[@]}" \

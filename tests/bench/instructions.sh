@@ -12,13 +12,7 @@ out="$build/bench"
 hpai="$build/bin/hpai-run"
 busybox="$build/test-images/busybox"
 mpi_image="$build/test-images/debian-mpi"
-as=()
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-fi
-run_as() { env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$@"; }
+source "$(dirname "$0")/as-user.sh"
 
 vg=${VALGRIND:-}
 if [ -z "$vg" ] && command -v valgrind >/dev/null; then
@@ -49,7 +43,7 @@ count() {
 joiner() {  # NAME TOOL
   local tag="bench-joiner.$$.$RANDOM"
   # Not through run_as (a function runs in a subshell): $! is then the payload itself.
-  env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$2" --join-ct=100000 --join-tag="$tag" "$busybox" -- sleep 60 &
+  "${as_env[@]}" "${as[@]}" "$2" --join-ct=100000 --join-tag="$tag" "$busybox" -- sleep 60 &
   local first=$!
   sleep 1
   count "$1" "$2" --join-ct=100000 --join-tag="$tag" "$busybox" -- /bin/true

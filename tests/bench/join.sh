@@ -10,19 +10,13 @@ runs=${2:-200}
 out="$build/bench"
 hpai="$build/bin/hpai-run"
 img="$build/test-images/busybox"
-as=()
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-fi
-run_as() { env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$@"; }
+source "$(dirname "$0")/as-user.sh"
 
 t=$$
 # Not through run_as (a function runs in a subshell): $! is then the payload itself.
-env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$hpai" --join-ct=100000 --join-tag="jn.$t" "$img" -- sleep 600 &
+"${as_env[@]}" "${as[@]}" "$hpai" --join-ct=100000 --join-tag="jn.$t" "$img" -- sleep 600 &
 hold_hpai=$!
-env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" ch-run --join-ct=100000 --join-tag="cjn.$t" "$img" -- sleep 600 &
+"${as_env[@]}" "${as[@]}" ch-run --join-ct=100000 --join-tag="cjn.$t" "$img" -- sleep 600 &
 hold_ch=$!
 trap 'kill $hold_hpai $hold_ch 2>/dev/null; run_as pkill -f -- "--join-tag=(c?jn|c?bld)\.$t" 2>/dev/null; rm -f /dev/shm/*ch-run_*.$t /dev/shm/sem.ch-run_*.$t' EXIT
 sleep 1

@@ -14,16 +14,9 @@ image="$build/test-images/busybox"
 command -v hyperfine >/dev/null || { echo "launch-latency: hyperfine not installed" >&2; exit 1; }
 command -v ch-run >/dev/null || { echo "launch-latency: ch-run (Debian charliecloud) not installed" >&2; exit 1; }
 
-as=()
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  id "$user" >/dev/null 2>&1 || "$(dirname "$0")/../setup-test-user.sh" "$build" "$user" >/dev/null
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-  chown "$user" "$out"  # the user writes here; not writable by all, or its profiles are refused
-fi
+source "$(dirname "$0")/as-user.sh"
 json="$out/launch-latency.json"
-env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" hyperfine -N --warmup 30 --runs "$runs" --export-json "$json" \
+"${as_env[@]}" "${as[@]}" hyperfine -N --warmup 30 --runs "$runs" --export-json "$json" \
   -n "unshare -Urm" "unshare -Urm /bin/true" \
   -n "ch-run" "ch-run $image -- /bin/true" \
   -n "hpai-run" "$build/bin/hpai-run $image -- /bin/true" >/dev/null

@@ -21,15 +21,7 @@ for c in hyperfine ch-run mpiexec mpicc; do
   command -v $c >/dev/null || { echo "launchers bench: $c not installed" >&2; exit 1; }
 done
 
-as=()
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  id "$user" >/dev/null 2>&1 || "$here/../setup-test-user.sh" "$build" "$user" >/dev/null
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-  chown "$user" "$out"  # the user writes here; not writable by all, or its profiles are refused
-fi
-run_as() { env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$@"; }
+source "$(dirname "$0")/as-user.sh"
 
 # N copies at once, as mpiexec or srun would start them; $$ keeps join tags unique.
 # Every rank's status counts: the failures of each command are added to fail.NAME (a

@@ -14,14 +14,7 @@ countfs="$build/bin/countfs"
 for c in mpiexec ch-run mksquashfs fusermount3 "$countfs"; do
   command -v "$c" >/dev/null || { echo "shared-fs bench: $c not found" >&2; exit 1; }
 done
-as=()
-user=$(id -un)
-if [ "$(id -u)" = 0 ]; then
-  user=${HPAI_TEST_USER:-hpai-test}
-  id "$user" >/dev/null 2>&1 || "$here/../setup-test-user.sh" "$build" "$user" >/dev/null
-  as=(setpriv --reuid="$user" --regid="$(id -g "$user")" --clear-groups --)
-fi
-run_as() { env -i PATH=/usr/bin:/bin USER="$user" HOME=/ "${as[@]}" "$@"; }
+source "$(dirname "$0")/as-user.sh"
 
 # The "parallel file system": a tree of the user's, the images four directories deep.
 work=$(mktemp -d "${TMPDIR:-/tmp}/hpai-sharedfs.XXXXXX")

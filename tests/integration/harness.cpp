@@ -197,6 +197,19 @@ Result ContainerTest::hpai(const std::vector<std::string>& args, const std::vect
   return run_as(user_, argv, extra_env, cwd);
 }
 
+Result ContainerTest::image(const std::vector<std::string>& args, const std::function<void(pid_t)>& while_running) {
+  std::vector<std::string> argv = {hpai_image()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run_as(user_, argv, {"HPAI_STORAGE=" + storage()}, "/", while_running);
+}
+
+std::string ContainerTest::profile(const std::string& name, const std::string& json) {
+  std::string path = scratch_->path() + "/" + name + ".json";
+  write_file(path, json);
+  run_as(root_user(), {"chmod", "a+r", path});
+  return path;
+}
+
 std::string ContainerTest::own_copy(const std::string& name) {
   std::string dst = scratch_->path() + "/" + name;
   Result r = run_as(user_, {"cp", "-a", test_image(name), dst});

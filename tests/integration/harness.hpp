@@ -78,6 +78,12 @@ class ContainerTest : public ::testing::TestWithParam<As> {
               const std::string& cwd = "/");
   // A copy of fixture image NAME owned by this test's user (for -w and -W).
   std::string own_copy(const std::string& name);
+  // This test's image storage (in its scratch directory), and hpai-image ARGS on it as
+  // this test's user (WHILE_RUNNING as run_as's).
+  std::string storage() { return scratch().path() + "/storage"; }
+  // Writes profile NAME.json with JSON into the scratch directory; returns its path.
+  std::string profile(const std::string& name, const std::string& json);
+  Result image(const std::vector<std::string>& args, const std::function<void(pid_t)>& while_running = {});
   ScratchDir& scratch() { return *scratch_; }
 
  private:

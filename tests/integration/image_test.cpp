@@ -66,12 +66,6 @@ void expect_same_tree(const std::string& got, const std::string& want) {
 
 class Images : public ContainerTest {
  protected:
-  std::string storage() { return scratch().path() + "/storage"; }
-  Result image(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {hpai_image()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_as(who(), argv, {"HPAI_STORAGE=" + storage()});
-  }
   Result run(const std::vector<std::string>& args) { return hpai(args, {"HPAI_STORAGE=" + storage()}); }
   std::string dir_of(const std::string& name) {
     auto j = nlohmann::json::parse(image({"inspect", "--json", name}).out);

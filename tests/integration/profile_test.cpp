@@ -17,13 +17,6 @@ int count(const std::string& text, const std::string& what) {
 
 class Profiles : public ContainerTest {
  protected:
-  // Writes a profile into the scratch directory and returns its path.
-  std::string profile(const std::string& name, const std::string& json) {
-    std::string path = scratch().path() + "/" + name + ".json";
-    write_file(path, json);
-    run_as(root_user(), {"chmod", "a+r", path});
-    return path;
-  }
   std::string fake_driver_profile(const std::string& extra = "") {
     const std::string d = test_image("fake-driver");
     return profile("fake-gpu", R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + d +

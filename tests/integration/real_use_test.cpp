@@ -13,21 +13,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class RealUse : public ContainerTest {
- protected:
-  std::string storage() { return scratch().path() + "/storage"; }
-  Result image(const std::vector<std::string>& args) {
-    std::vector<std::string> argv = {hpai_image()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_as(who(), argv, {"HPAI_STORAGE=" + storage()});
-  }
-  std::string profile(const std::string& name, const std::string& json) {
-    std::string path = scratch().path() + "/" + name + ".json";
-    write_file(path, json);
-    run_as(root_user(), {"chmod", "a+r", path});
-    return path;
-  }
-};
+class RealUse : public ContainerTest {};
 INSTANTIATE_TEST_SUITE_P(, RealUse, ::testing::Values(As::Unprivileged, As::Root), as_name);
 
 // docker save's RepoTags are REPO:TAG, so SRC:TAG has two colons; a bare TAG or --tag

@@ -18,12 +18,6 @@ namespace fs = std::filesystem;
 
 class Storage : public ContainerTest {
  protected:
-  std::string storage() { return scratch().path() + "/storage"; }
-  Result image(const std::vector<std::string>& args, const std::function<void(pid_t)>& while_running = {}) {
-    std::vector<std::string> argv = {hpai_image()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return run_as(who(), argv, {"HPAI_STORAGE=" + storage()}, "/", while_running);
-  }
   std::string big() { return test_image("debian-oci") + "/rootfs.tar.gz"; }
   // A small root file system tar of the busybox test image.
   std::string small() {
