@@ -1,6 +1,7 @@
 #include "hpai/plan.hpp"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -423,9 +424,16 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
 
 void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
   p.rank = host.rank;
-  if (host.rank.launcher != Launcher::None && host.parent > 1) {
-    p.launcher_pid = host.parent;
-    p.launcher_daemon = launcher_process(host.parent);
+  if (host.rank.launcher != Launcher::None) {
+    if (orphaned_rank(host.parent))
+      throw Error("this " + std::string(launcher_name(host.rank.launcher)) +
+                      " rank's launcher exited before the rank started (its parent is now init): not starting a container "
+                      "that nothing would end with the job",
+                  128 + SIGKILL);
+    if (host.parent > 0) {
+      p.launcher_pid = host.parent;
+      p.launcher_daemon = launcher_process(host.parent);
+    }
   }
   p.host_env = host.env;
   p.env = make_environment(o, host, p);

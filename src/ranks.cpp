@@ -264,21 +264,39 @@ bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
 
 }  // namespace
 
-pid_t launcher_process(pid_t parent) {
+namespace {
+
+bool is_launcher_name(const std::string& name) {
   static const std::string_view kLaunchers[] = {
       "orted", "prted", "prterun", "orterun", "mpirun", "mpiexec",  // Open MPI, PMIx PRRTE
       "hydra_pmi_proxy", "pmi_proxy", "mpiexec.hydra",              // MPICH, Intel MPI
       "slurmstepd", "res", "jsmd", "pbs_mom", "flux-broker"};       // Slurm, LSF, jsrun, PBS, Flux
+  for (std::string_view l : kLaunchers)
+    if (name == l) return true;
+  return false;
+}
+
+}  // namespace
+
+pid_t launcher_process(pid_t parent) {
   pid_t pid = parent;
   for (int depth = 0; depth < 16 && pid > 1; ++depth) {
     std::string name;
     pid_t up = 0;
     if (!process_stat(pid, name, up)) break;
-    for (std::string_view l : kLaunchers)
-      if (name == l) return pid;
+    if (is_launcher_name(name)) return pid;
     pid = up;
   }
   return parent;
+}
+
+bool orphaned_rank(pid_t parent) {
+  // 0: the parent is in an outer PID namespace, out of sight, as before.
+  if (parent != 1) return false;
+  // PID 1 is the launcher itself only where the launcher runs as a container's init.
+  std::string name;
+  pid_t up = 0;
+  return !(process_stat(1, name, up) && is_launcher_name(name));
 }
 
 }  // namespace hpai

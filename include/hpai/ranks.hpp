@@ -39,6 +39,11 @@ RankInfo detect_ranks(const Environment& env);
 // ends with the rank and so says nothing of the job. PARENT when none is found.
 pid_t launcher_process(pid_t parent);
 
+// Whether a rank whose parent is PARENT was orphaned: its launcher exited before the
+// rank got as far as asking (PARENT is init, and init is no launcher). Nothing then
+// would end the rank's container with the job, so the rank must not start.
+bool orphaned_rank(pid_t parent);
+
 // Slurm's compressed per-node counts: "2(x3),1" -> {2, 2, 2, 1}.
 std::vector<int> expand_slurm_counts(std::string_view text);
 

@@ -38,7 +38,10 @@ int main(int argc, char** argv) {
     refuse_setuid();
   } catch (const Error& e) {
     std::fprintf(stderr, "hpai-run[%d]: error: %s\n", static_cast<int>(getpid()), e.what());
-    return e.exit_code();
+    // Out at once: nothing was done to undo, and no exit-time handler (a sanitizer
+    // build's leak check among them) is to run with borrowed privilege.
+    std::fflush(stderr);
+    _exit(e.exit_code());
   }
   RunCommandLine cl;
   try {

@@ -56,6 +56,18 @@ TEST(Setuid, SetuidInstallIsRefused) {
   struct statvfs sv {};
   ASSERT_EQ(statvfs(dir.path().c_str(), &sv), 0);
   if (sv.f_flag & ST_NOSUID) GTEST_SKIP() << dir.path() << " is mounted nosuid";
+  // Whether a setuid bit takes effect at all here: not under no_new_privs (a CI runner
+  // or a systemd unit may set it, and children inherit it) nor under a security module.
+  std::string id = dir.path() + "/id";
+  ASSERT_EQ(run_as(root_user(), {"cp", "/usr/bin/id", id}).exit_code, 0);
+  ASSERT_EQ(chmod(id.c_str(), 04755), 0);
+  Result probe = run_as(user, {id, "-u"});
+  ASSERT_EQ(probe.exit_code, 0) << probe;
+  if (probe.out != "0\n") {
+    const bool nnp = contains(read_file("/proc/self/status"), "NoNewPrivs:\t1");
+    GTEST_SKIP() << "a setuid-root copy of id(1) runs with effective uid " << probe.out << "here: "
+                 << (nnp ? "this test runs under no_new_privs" : "setuid bits take no effect on this machine");
+  }
   std::string copy = dir.path() + "/hpai-run";
   ASSERT_EQ(run_as(root_user(), {"cp", hpai_run(), copy}).exit_code, 0);
   ASSERT_EQ(chmod(copy.c_str(), 04755), 0);

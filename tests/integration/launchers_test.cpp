@@ -381,5 +381,27 @@ TEST_P(Launchers, KilledLauncherLeavesNoRankOrKeeperBehind) {
   }
 }
 
+// A rank whose launcher died before the rank ran (mpiexec killed while forking its
+// ranks) is orphaned to init: nothing would end its container with the job, so it must
+// not build one. Played here by a rank's variables and a parent that exits first.
+TEST_P(Launchers, RankOrphanedBeforeItStartsBuildsNothing) {
+  const std::string marker = "orphan-" + std::to_string(getpid());
+  const std::string err = scratch().path() + "/rank.err";
+  const std::string rank = "sleep 1; exec env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=0 "
+                           "OMPI_COMM_WORLD_LOCAL_SIZE=2 " + hpai_run() + " --join-tag=" + marker + " " +
+                           test_image("busybox") + " -- sh -c 'sleep 300; : " + marker + "' 2>" + err;
+  Result r = run_as(who(), {"sh", "-c", "sh -c \"$0\" </dev/null >/dev/null 2>&1 & exit 0", rank}, {}, scratch().path());
+  ASSERT_EQ(r.exit_code, 0) << r;
+  std::string text;
+  for (int i = 0; i < 100 && !contains(text, "\n"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    text = read_file(err);
+  }
+  EXPECT_TRUE(contains(text, "launcher exited before the rank started")) << text;
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(processes_with(marker).empty()) << processes_with(marker).size() << " processes of the orphaned rank run on";
+  for (pid_t p : processes_with(marker)) kill(p, SIGKILL);
+}
+
 }  // namespace
 }  // namespace hpai::test
