@@ -93,9 +93,17 @@ int openat2_resolve(int dirfd, const std::string& path, int flags, unsigned long
     how.flags = static_cast<std::uint64_t>(flags);
     how.mode = static_cast<std::uint64_t>(mode);
     how.resolve = resolve;
-    const int fd = static_cast<int>(syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how));
-    if (fd >= 0 || errno != ENOSYS) return fd;
-    kernel_lacks_openat2.store(true, std::memory_order_relaxed);
+    // EAGAIN: a rename or mount anywhere on the node raced a ".." under RESOLVE_IN_ROOT
+    // and the kernel would not vouch for it. Another user's activity must not fail a
+    // launch: ask again, and after a few tries let the walk by fd answer.
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const int fd = static_cast<int>(syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how));
+      if (fd >= 0 || (errno != ENOSYS && errno != EAGAIN)) return fd;
+      if (errno == ENOSYS) {
+        kernel_lacks_openat2.store(true, std::memory_order_relaxed);
+        break;
+      }
+    }
   }
   return open_in_root_walk(dirfd, path, flags, resolve, mode);
 }

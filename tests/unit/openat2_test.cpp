@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "hpai/fd.hpp"
 #include "temp_dir.hpp"
@@ -25,7 +27,11 @@ int kernel_openat2(int dirfd, const std::string& path, int flags, unsigned long 
   how.flags = static_cast<std::uint64_t>(flags);
   how.mode = static_cast<std::uint64_t>(mode);
   how.resolve = resolve;
-  return static_cast<int>(syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how));
+  // The kernel's answer, asked until no rename elsewhere on the machine races a "..".
+  for (;;) {
+    const int fd = static_cast<int>(syscall(SYS_openat2, dirfd, path.empty() ? "." : path.c_str(), &how, sizeof how));
+    if (fd >= 0 || errno != EAGAIN) return fd;
+  }
 }
 
 // "ok DEV:INO TYPE" or "errno N": what an open led to, comparable across the two.
@@ -111,6 +117,37 @@ TEST_F(Openat2Walk, NeverLeavesTheRoot) {
     if (fd >= 0) close(fd);
     EXPECT_EQ(errno, ENOENT) << p;
   }
+}
+
+// Renames anywhere on the machine make the kernel refuse a ".." under RESOLVE_IN_ROOT
+// with EAGAIN now and then (another user's activity on a shared node): hpai's call
+// answers anyway. The renames run in a thread for as long as the opens take.
+TEST_F(Openat2Walk, RenamesElsewhereNeverFailAnOpen) {
+  std::atomic<bool> stop{false};
+  const std::string a = tmp_.path() + "/outside/a", b = tmp_.path() + "/outside/b";
+  std::ofstream(a) << "x";
+  std::thread renamer([&] {
+    while (!stop.load()) {
+      if (rename(a.c_str(), b.c_str()) != 0 || rename(b.c_str(), a.c_str()) != 0) break;
+    }
+  });
+  int raw_eagain = 0, failures = 0;
+  for (int i = 0; i < 20000; ++i) {
+    struct open_how how {};
+    how.flags = O_PATH | O_CLOEXEC;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const int raw = static_cast<int>(syscall(SYS_openat2, fd_.get(), "usr/lib/deep/../../../etc/..", &how, sizeof how));
+    if (raw >= 0) close(raw);
+    else if (errno == EAGAIN) ++raw_eagain;
+    const int fd = openat2_resolve(fd_.get(), "usr/lib/deep/../../../etc/..", O_PATH | O_CLOEXEC,
+                                   RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+    if (fd >= 0) close(fd);
+    else ++failures;
+  }
+  stop = true;
+  renamer.join();
+  EXPECT_EQ(failures, 0) << "the raw call got EAGAIN " << raw_eagain << " times";
+  RecordProperty("raw_eagain", raw_eagain);
 }
 
 }  // namespace
