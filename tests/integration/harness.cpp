@@ -67,6 +67,27 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+int live_squashfuse(const std::string& file) {
+  namespace fs = std::filesystem;
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/proc", ec)) {
+    const std::string pid = e.path().filename();
+    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string stat = read_file(e.path().string() + "/stat");
+    if (!contains(stat, "(squashfuse_ll)") || contains(stat, ") Z ")) continue;
+    std::error_code fd_ec;
+    for (const auto& fd : fs::directory_iterator(e.path().string() + "/fd", fd_ec)) {
+      std::error_code link_ec;
+      if (fs::read_symlink(fd.path(), link_ec).string() == file) {
+        ++n;
+        break;
+      }
+    }
+  }
+  return n;
+}
+
 void write_file(const std::string& path, const std::string& content) {
   std::ofstream out(path, std::ios::trunc);
   out << content;

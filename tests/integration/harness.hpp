@@ -46,6 +46,9 @@ User other_user();                            // a second one: the other user on
 User root_user();
 bool running_as_root();
 std::string read_file(const std::string& path);
+// Live squashfuse_ll processes holding FILE open: the servers of that image, whoever
+// runs them (zombies awaiting a reaper serve nothing; other tests' servers don't count).
+int live_squashfuse(const std::string& file);
 void write_file(const std::string& path, const std::string& content);
 bool contains(const std::string& haystack, const std::string& needle);
 // The files in /dev/shm but the MPI libraries' own segments (hpai creates none).

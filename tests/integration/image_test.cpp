@@ -149,23 +149,6 @@ TEST_P(Images, ListInspectExportRemove) {
   EXPECT_TRUE(contains(again.err, "no image named deb in storage")) << again;
 }
 
-// Live squashfuse_ll processes serving FILE (zombies awaiting a reaper don't count).
-int live_squashfuse(const std::string& file) {
-  int n = 0;
-  for (const auto& e : fs::directory_iterator("/proc")) {
-    std::string pid = e.path().filename();
-    if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = read_file(e.path().string() + "/stat");
-    if (!contains(stat, "(squashfuse_ll)") || contains(stat, ") Z ")) continue;
-    std::string cmdline = read_file(e.path().string() + "/cmdline");
-    for (const auto& fd : fs::directory_iterator(e.path().string() + "/fd", fs::directory_options::skip_permission_denied)) {
-      std::error_code ec;
-      if (fs::read_symlink(fd.path(), ec).string() == file) ++n;
-    }
-  }
-  return n;
-}
-
 TEST_P(Images, SquashfsRunsWithoutUnpacking) {
   ASSERT_EQ(image({"import", fixture("oci") + ":debian", "deb"}).exit_code, 0);
   std::string sqfs = scratch().path() + "/deb.sqfs";

@@ -21,22 +21,6 @@ int count(const std::string& text, const std::string& what) {
   return n;
 }
 
-// Live squashfuse_ll processes of UID (a zombie awaiting its reaper serves nothing).
-int live_servers(uid_t uid) {
-  int n = 0;
-  if (DIR* d = opendir("/proc")) {
-    while (dirent* e = readdir(d)) {
-      std::string pid = e->d_name;
-      if (pid.find_first_not_of("0123456789") != std::string::npos) continue;
-      std::string status = read_file("/proc/" + pid + "/status");
-      if (!contains(status, "Name:\tsquashfuse_ll") || contains(status, "State:\tZ")) continue;
-      if (contains(status, "\nUid:\t" + std::to_string(uid) + "\t")) ++n;
-    }
-    closedir(d);
-  }
-  return n;
-}
-
 class SquashfsJoin : public ContainerTest {
  protected:
   void SetUp() override {
@@ -45,12 +29,11 @@ class SquashfsJoin : public ContainerTest {
     sqfs_ = scratch().path() + "/bb.sqfs";
     Result mk = run_as(who(), {"mksquashfs", test_image("busybox"), sqfs_, "-quiet", "-no-progress", "-no-xattrs"});
     ASSERT_EQ(mk.exit_code, 0) << mk;
-    servers_before_ = live_servers(who().uid);
   }
   void TearDown() override {
     // The last rank gone, the server goes (it exits as the namespace dies).
     int left = 0;
-    for (int i = 0; i < 100 && (left = live_servers(who().uid) - servers_before_) > 0; ++i)
+    for (int i = 0; i < 100 && (left = live_squashfuse(sqfs_)) > 0; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     EXPECT_LE(left, 0) << "squashfuse_ll outlived every rank";
   }
@@ -70,7 +53,6 @@ class SquashfsJoin : public ContainerTest {
     return run_as(who(), argv, env, scratch().path(), during, 240);
   }
   std::string sqfs_;
-  int servers_before_ = 0;
 };
 INSTANTIATE_TEST_SUITE_P(, SquashfsJoin, ::testing::Values(As::Unprivileged, As::Root), as_name);
 
