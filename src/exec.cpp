@@ -13,9 +13,11 @@ extern char** environ;
 
 namespace hpai {
 
+static_assert(kExitLauncherGone == 128 + SIGKILL, "a rank without its launcher exits as one killed with the job");
+
 void die_with_launcher(pid_t launcher) {
   check(prctl(PR_SET_PDEATHSIG, SIGKILL), "can't set the parent-death signal");
-  if (getppid() != launcher) _exit(128 + SIGKILL);  // it died before we asked: as if we had got the signal
+  if (getppid() != launcher) _exit(kExitLauncherGone);  // it died before we asked: as if we had got the signal
 }
 
 void exec_payload(const std::vector<std::string>& argv, const Environment& env) {

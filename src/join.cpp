@@ -255,7 +255,7 @@ void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
     launcher.reset(static_cast<int>(syscall(SYS_pidfd_open, launcher_pid, 0)));
     if (!launcher && errno == ESRCH)
       throw Error("the launcher (pid " + std::to_string(launcher_pid) + ") exited while this rank was starting: not keeping a "
-                  "container that nothing would end with the job", 128 + SIGKILL);
+                  "container that nothing would end with the job", kExitLauncherGone);
     if (!launcher) throw_errno("join: pidfd_open of the launcher (pid " + std::to_string(launcher_pid) + ")");
   }
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));

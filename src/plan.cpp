@@ -1,7 +1,6 @@
 #include "hpai/plan.hpp"
 
 #include <limits.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -429,7 +428,7 @@ void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
       throw Error("this " + std::string(launcher_name(host.rank.launcher)) +
                       " rank's launcher exited before the rank started (its parent is now init): not starting a container "
                       "that nothing would end with the job",
-                  128 + SIGKILL);
+                  kExitLauncherGone);
     if (host.parent > 0) {
       p.launcher_pid = host.parent;
       p.launcher_daemon = launcher_process(host.parent);

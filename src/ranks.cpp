@@ -262,10 +262,6 @@ bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 bool is_launcher_name(const std::string& name) {
   static const std::string_view kLaunchers[] = {
       "orted", "prted", "prterun", "orterun", "mpirun", "mpiexec",  // Open MPI, PMIx PRRTE

@@ -13,6 +13,7 @@ enum ExitCode : int {
   kExitUsage = 64,     // bad command line (EX_USAGE)
   kExitLaunch = 31,    // the container could not be set up
   kExitExec = 49,      // the command could not be executed in the image (not found, not executable)
+  kExitLauncherGone = 128 + 9,  // a rank's launcher died before the payload ran: as if SIGKILLed with the job
 };
 
 class Error : public std::runtime_error {
