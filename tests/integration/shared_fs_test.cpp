@@ -86,7 +86,11 @@ TEST_P(SharedFs, SquashfsWithJoinCostsTheSameForAnyNumberOfRanks) {
                 c["total"], c["getattr"], c["open"], c["read"], c["readlink"]);
   }
   EXPECT_GT(total[1], 0) << "nothing was counted: is the image read through countfs?";
-  EXPECT_EQ(total[16], total[4]) << "the node's requests grow with its ranks";
+  // Flat, not equal to the request: the kernel's readahead of the image file splits a
+  // read differently by timing (CI here once counted 22, 22, 23). Any cost per rank adds
+  // at least 12 from 4 ranks to 16.
+  EXPECT_LE(total[16], total[4] + 2) << "the node's requests grow with its ranks";
+  EXPECT_LE(total[4], total[1] + 2) << "the node's requests grow with its ranks";
 }
 
 TEST_P(SharedFs, DirectoryImageCountsAreReported) {
