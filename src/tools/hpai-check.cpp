@@ -8,14 +8,14 @@
 #include <string>
 #include <vector>
 
-#include "hpai/check_report.hpp"
-#include "hpai/bounded_read.hpp"
-#include "hpai/error.hpp"
-#include "hpai/host_check.hpp"
-#include "hpai/log.hpp"
-#include "hpai/profile.hpp"
-#include "hpai/targets.hpp"
-#include "hpai/version.hpp"
+#include "hpai/check/check_report.hpp"
+#include "hpai/base/bounded_read.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/run/host_check.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/site/profile.hpp"
+#include "hpai/check/targets.hpp"
+#include "hpai/base/version.hpp"
 
 namespace {
 

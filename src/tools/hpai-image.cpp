@@ -8,12 +8,12 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "hpai/error.hpp"
-#include "hpai/image_export.hpp"
-#include "hpai/image_import.hpp"
-#include "hpai/log.hpp"
-#include "hpai/storage.hpp"
-#include "hpai/version.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/image/image_export.hpp"
+#include "hpai/image/image_import.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/image/storage.hpp"
+#include "hpai/base/version.hpp"
 
 namespace {
 

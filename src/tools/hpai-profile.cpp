@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "hpai/error.hpp"
-#include "hpai/log.hpp"
-#include "hpai/nvidia.hpp"
-#include "hpai/profile.hpp"
-#include "hpai/version.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/site/nvidia.hpp"
+#include "hpai/site/profile.hpp"
+#include "hpai/base/version.hpp"
 
 namespace {
 

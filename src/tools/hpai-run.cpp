@@ -6,14 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "hpai/container.hpp"
-#include "hpai/error.hpp"
-#include "hpai/launch.hpp"
-#include "hpai/log.hpp"
-#include "hpai/nvidia.hpp"
-#include "hpai/plan.hpp"
-#include "hpai/run_args.hpp"
-#include "hpai/version.hpp"
+#include "hpai/run/container.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/run/launch.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/site/nvidia.hpp"
+#include "hpai/run/plan.hpp"
+#include "hpai/run/plan_format.hpp"
+#include "hpai/run/run_args.hpp"
+#include "hpai/base/version.hpp"
 
 namespace {
 

@@ -2,10 +2,10 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
-#include "hpai/error.hpp"
-#include "hpai/log.hpp"
-#include "hpai/stats.hpp"
-#include "hpai/version.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/batch/stats.hpp"
+#include "hpai/base/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace hpai;

@@ -5,8 +5,8 @@
 #include <cstdint>
 #include <string>
 
-#include "hpai/environment.hpp"
-#include "hpai/error.hpp"
+#include "hpai/base/environment.hpp"
+#include "hpai/base/error.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

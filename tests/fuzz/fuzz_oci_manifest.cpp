@@ -8,12 +8,12 @@
 #include <map>
 #include <string>
 
-#include "hpai/blob_source.hpp"
-#include "hpai/digest.hpp"
-#include "hpai/error.hpp"
-#include "hpai/image_config.hpp"
-#include "hpai/image_formats.hpp"
-#include "hpai/log.hpp"
+#include "hpai/image/blob_source.hpp"
+#include "hpai/base/digest.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/image/image_config.hpp"
+#include "hpai/image/image_formats.hpp"
+#include "hpai/base/log.hpp"
 
 namespace {
 

@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <string>
 
-#include "hpai/error.hpp"
-#include "hpai/log.hpp"
-#include "hpai/profile.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/site/profile.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static int fd = [] {

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "harness.hpp"
-#include "hpai/digest.hpp"
-#include "hpai/image_formats.hpp"
+#include "hpai/base/digest.hpp"
+#include "hpai/image/image_formats.hpp"
 
 namespace hpai::test {
 namespace {

@@ -1,4 +1,4 @@
-#include "hpai/check.hpp"
+#include "hpai/check/check.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,11 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "hpai/check_report.hpp"
-#include "hpai/error.hpp"
-#include "hpai/host_check.hpp"
-#include "hpai/image_facts.hpp"
-#include "hpai/targets.hpp"
+#include "hpai/check/check_report.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/run/host_check.hpp"
+#include "hpai/check/image_facts.hpp"
+#include "hpai/check/targets.hpp"
 #include "shell.hpp"
 #include "temp_dir.hpp"
 

@@ -1,4 +1,4 @@
-#include "hpai/elf.hpp"
+#include "hpai/image/elf.hpp"
 
 #include <gnu/libc-version.h>
 #include <gtest/gtest.h>
@@ -6,7 +6,7 @@
 
 #include <fstream>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 #include "shell.hpp"
 #include "temp_dir.hpp"
 

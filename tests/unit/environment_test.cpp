@@ -1,11 +1,11 @@
-#include "hpai/environment.hpp"
+#include "hpai/base/environment.hpp"
 
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <fstream>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 
 namespace hpai {
 namespace {

@@ -9,11 +9,11 @@
 #include <fstream>
 #include <set>
 
-#include "hpai/error.hpp"
-#include "hpai/ld_cache.hpp"
-#include "hpai/mpi.hpp"
-#include "hpai/nvidia.hpp"
-#include "hpai/profile_plan.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/site/ld_cache.hpp"
+#include "hpai/site/mpi.hpp"
+#include "hpai/site/nvidia.hpp"
+#include "hpai/site/profile_plan.hpp"
 #include "shell.hpp"
 #include "temp_dir.hpp"
 

@@ -1,12 +1,13 @@
-#include "hpai/join.hpp"
+#include "hpai/batch/join.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hpai/error.hpp"
-#include "hpai/launch.hpp"
-#include "hpai/plan.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/run/launch.hpp"
+#include "hpai/run/node_facts.hpp"
+#include "hpai/run/plan.hpp"
 
 namespace hpai {
 namespace {

@@ -1,4 +1,4 @@
-#include "hpai/launcher_env.hpp"
+#include "hpai/batch/launcher_env.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -6,7 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

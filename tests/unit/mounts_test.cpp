@@ -1,4 +1,4 @@
-#include "hpai/mounts.hpp"
+#include "hpai/run/mounts.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>

@@ -8,8 +8,8 @@
 #include <cstdio>
 #include <exception>
 
-#include "hpai/mounts.hpp"
-#include "hpai/userns.hpp"
+#include "hpai/run/mounts.hpp"
+#include "hpai/run/userns.hpp"
 
 namespace hpai::test {
 

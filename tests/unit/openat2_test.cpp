@@ -1,7 +1,7 @@
 // The walk that stands in for openat2 where the kernel lacks it must answer exactly as
 // the kernel does: the same file, or the same errno, for every path and flag set below
 // on a tree of hostile symlinks.
-#include "hpai/openat2.hpp"
+#include "hpai/base/openat2.hpp"
 
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include <fstream>
 #include <thread>
 
-#include "hpai/fd.hpp"
+#include "hpai/base/fd.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

@@ -4,10 +4,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hpai/error.hpp"
-#include "hpai/image_config.hpp"
-#include "hpai/passwd.hpp"
-#include "hpai/userns.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/image/image_config.hpp"
+#include "hpai/run/passwd.hpp"
+#include "hpai/run/userns.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

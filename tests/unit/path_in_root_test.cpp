@@ -1,4 +1,4 @@
-#include "hpai/path_in_root.hpp"
+#include "hpai/image/path_in_root.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -7,8 +7,9 @@
 #include <filesystem>
 #include <fstream>
 
-#include "hpai/error.hpp"
-#include "hpai/mounts.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/run/mount_tree.hpp"
+#include "hpai/run/mounts.hpp"
 #include "namespaces.hpp"
 #include "temp_dir.hpp"
 

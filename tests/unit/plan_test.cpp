@@ -1,4 +1,5 @@
-#include "hpai/plan.hpp"
+#include "hpai/run/plan.hpp"
+#include "hpai/run/plan_format.hpp"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

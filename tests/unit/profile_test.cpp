@@ -6,9 +6,9 @@
 
 #include <fstream>
 
-#include "hpai/error.hpp"
-#include "hpai/json_source.hpp"
-#include "hpai/profile.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/base/json_source.hpp"
+#include "hpai/site/profile.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

@@ -1,8 +1,8 @@
-#include "hpai/ranks.hpp"
+#include "hpai/batch/ranks.hpp"
 
 #include <gtest/gtest.h>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 
 namespace hpai {
 namespace {

@@ -1,8 +1,8 @@
-#include "hpai/run_args.hpp"
+#include "hpai/run/run_args.hpp"
 
 #include <gtest/gtest.h>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 
 namespace hpai {
 namespace {

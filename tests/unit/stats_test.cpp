@@ -3,8 +3,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpai/gpu_stats.hpp"
-#include "hpai/stats.hpp"
+#include "hpai/batch/gpu_stats.hpp"
+#include "hpai/batch/stats.hpp"
 
 namespace hpai {
 namespace {

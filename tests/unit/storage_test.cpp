@@ -1,4 +1,4 @@
-#include "hpai/storage.hpp"
+#include "hpai/image/storage.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <thread>
 
-#include "hpai/error.hpp"
+#include "hpai/base/error.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

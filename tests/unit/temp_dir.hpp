@@ -6,7 +6,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "hpai/storage.hpp"
+#include "hpai/image/storage.hpp"
 
 namespace hpai::test {
 

@@ -1,4 +1,4 @@
-#include "hpai/unpack.hpp"
+#include "hpai/image/unpack.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 
-#include "hpai/blob_source.hpp"
-#include "hpai/digest.hpp"
-#include "hpai/error.hpp"
-#include "hpai/layer_stream.hpp"
-#include "hpai/storage.hpp"
+#include "hpai/image/blob_source.hpp"
+#include "hpai/base/digest.hpp"
+#include "hpai/base/error.hpp"
+#include "hpai/image/layer_stream.hpp"
+#include "hpai/image/storage.hpp"
 #include "temp_dir.hpp"
 #include "tar_builder.hpp"
 

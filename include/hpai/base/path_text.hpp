@@ -1,0 +1,40 @@
+// Paths and lists as text, before any file system is asked: their fields and
+// components, and ".." taken lexically. Where symlinks may lie on the way, resolution is path_in_root's or
+// openat2's; these serve once a path is known to have none, or inside an archive.
+#pragma once
+
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hpai {
+
+// Every SEP-separated field of TEXT, empty ones included ("a::b" -> {"a", "", "b"},
+// "" -> {""}): the one splitter every list and path walk here uses.
+std::vector<std::string_view> split_fields(std::string_view text, char sep);
+
+// The non-empty items of a SEP-separated list ("a::b" with ':' -> {"a", "b"}), as in
+// PATH, $HPAI_PROFILE_PATH or NVIDIA_DRIVER_CAPABILITIES.
+std::vector<std::string> split_list(std::string_view text, char sep);
+
+// PARTS joined by '/', without a leading one ("" for none).
+std::string join_path(const std::vector<std::string>& parts);
+
+// "/a/b/c": absolute, no "", "." or ".." component, no trailing slash.
+bool is_plain_path(std::string_view path);
+
+// The kernel's limit on symlinks followed in one resolution (MAXSYMLINKS).
+inline constexpr int kMaxSymlinks = 40;
+
+// PATH's components, "" and "." dropped, put in front of TODO (a symlink's target, to
+// be walked next) or behind.
+void push_components(std::deque<std::string>& todo, std::string_view path, bool front);
+
+// PATH with "." and "" dropped and each ".." taking away the component before it,
+// joined by '/' without a leading one ("" for the root). A ".." with nothing before it
+// stays at the root when AT_ROOT_STAYS, else makes the result nullopt (it leaves).
+std::optional<std::string> lexically_normal(std::string_view path, bool at_root_stays);
+
+}  // namespace hpai

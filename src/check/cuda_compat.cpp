@@ -1,0 +1,162 @@
+#include "hpai/check/cuda_compat.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+#include <nlohmann/json.hpp>
+
+#include "hpai/base/path_text.hpp"
+#include "hpai/check/cuda_table_data.hpp"
+#include "hpai/base/environment.hpp"
+#include "hpai/base/error.hpp"
+
+namespace hpai {
+
+namespace {
+
+std::vector<long> numbers(const std::string& v) {
+  std::vector<long> out;
+  for (const auto& part : split_list(v, '.')) {
+    std::size_t i = 0;
+    while (i < part.size() && std::isdigit(static_cast<unsigned char>(part[i]))) ++i;
+    if (i == 0) break;
+    out.push_back(std::stol(part.substr(0, i)));
+    if (i < part.size()) break;  // "11.4rc1" stops here
+  }
+  return out;
+}
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return s;
+}
+
+}  // namespace
+
+int compare_versions(const std::string& a, const std::string& b) {
+  auto x = numbers(a), y = numbers(b);
+  for (std::size_t i = 0; i < std::max(x.size(), y.size()); ++i) {
+    long p = i < x.size() ? x[i] : 0, q = i < y.size() ? y[i] : 0;
+    if (p != q) return p < q ? -1 : 1;
+  }
+  return 0;
+}
+
+CudaTable CudaTable::builtin() { return from_json(kBuiltinCudaTable, "the built-in CUDA table (recipes/cuda-driver-table.json)"); }
+
+CudaTable CudaTable::from_json(const std::string& text, const std::string& what) {
+  CudaTable t;
+  try {
+    auto j = nlohmann::json::parse(text);
+    if (j.value("hpai_cuda_table", 0) != 1) throw Error(what + ": not an hpai CUDA table (\"hpai_cuda_table\": 1 missing)");
+    t.source_ = j.value("source", "");
+    for (const auto& row : j.at("native"))
+      t.native_.push_back({row.at("driver").get<std::string>(), row.at("cuda").get<std::string>(), row.value("verified", true)});
+    for (const auto& row : j.at("minor_version_compatibility"))
+      t.minor_.push_back({row.at("cuda").get<std::string>(), row.at("driver").get<std::string>()});
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(what + ": " + e.what());
+  }
+  std::sort(t.native_.begin(), t.native_.end(),
+            [](const Native& a, const Native& b) { return compare_versions(a.driver, b.driver) < 0; });
+  return t;
+}
+
+std::string CudaTable::driver_cuda(const std::string& driver) const {
+  // A driver supports what its branch's first release did: 535.104.05 is a 535 (12.2).
+  const auto d = numbers(driver);
+  std::string best;
+  if (d.empty()) return best;
+  for (const auto& n : native_)  // ascending: the last branch at or below D's wins
+    if (const auto branch = numbers(n.driver); !branch.empty() && d[0] >= branch[0]) best = n.cuda;
+  return best;
+}
+
+bool CudaTable::verified(const std::string& driver) const {
+  const auto d = numbers(driver);
+  bool v = true;
+  if (d.empty()) return v;
+  for (const auto& n : native_)
+    if (const auto branch = numbers(n.driver); !branch.empty() && d[0] >= branch[0]) v = n.verified;
+  return v;
+}
+
+std::string CudaTable::minimum_driver(const std::string& cuda) const {
+  // An exact "10.2" rule first, then the major's ("12").
+  auto c = numbers(cuda);
+  if (c.empty()) return "";
+  for (const auto& m : minor_)
+    if (numbers(m.cuda).size() >= 2 && compare_versions(m.cuda, cuda) == 0 && c.size() >= 2) return m.driver;
+  for (const auto& m : minor_)
+    if (numbers(m.cuda).size() == 1 && numbers(m.cuda)[0] == c[0]) return m.driver;
+  return "";
+}
+
+RequireResult evaluate_require_cuda(const std::string& expr, const RequireContext& ctx) {
+  enum class Truth { True, False, Unknown };
+  RequireResult result;
+  std::vector<std::string> failed, unknown;
+  bool any_true = false, any_unknown = false, any_group = false;
+  for (const auto& group : split_list(expr, ' ')) {
+    any_group = true;
+    Truth g = Truth::True;
+    for (const auto& cond : split_list(group, ',')) {
+      // key op value, op one of != <= >= < > =
+      std::size_t op_at = cond.find_first_of("!<>=");
+      if (op_at == std::string::npos || op_at == 0)
+        throw Error("NVIDIA_REQUIRE_CUDA: malformed condition \"" + cond + "\" (want KEY OP VALUE, e.g. cuda>=12.2)");
+      std::size_t value_at = cond.find_first_not_of("!<>=", op_at);
+      const std::string key = lower(cond.substr(0, op_at));
+      const std::string op = cond.substr(op_at, value_at - op_at);
+      const std::string value = value_at == std::string::npos ? "" : cond.substr(value_at);
+      if (value.empty() || (op != "=" && op != "!=" && op != "<" && op != "<=" && op != ">" && op != ">="))
+        throw Error("NVIDIA_REQUIRE_CUDA: malformed condition \"" + cond + "\"");
+      std::string have;
+      if (key == "cuda") have = ctx.cuda;
+      else if (key == "driver") have = ctx.driver;
+      else if (key == "brand") have = ctx.brand;
+      else if (key == "arch") have = ctx.arch;
+      else throw Error("NVIDIA_REQUIRE_CUDA: unknown key \"" + key + "\" in \"" + cond + "\" (known: cuda, driver, brand, arch)");
+      Truth t;
+      if (have.empty()) {
+        t = Truth::Unknown;
+      } else if (key == "brand") {
+        bool eq = lower(have) == lower(value);
+        if (op != "=" && op != "!=") throw Error("NVIDIA_REQUIRE_CUDA: brand takes = or !=, not \"" + op + "\"");
+        t = (op == "=") == eq ? Truth::True : Truth::False;
+      } else {
+        int c = compare_versions(have, value);
+        bool ok = op == "=" ? c == 0 : op == "!=" ? c != 0 : op == "<" ? c < 0 : op == "<=" ? c <= 0 : op == ">" ? c > 0 : c >= 0;
+        t = ok ? Truth::True : Truth::False;
+      }
+      if (t == Truth::False) {
+        g = Truth::False;
+        failed.push_back(cond);
+        break;
+      }
+      if (t == Truth::Unknown) {
+        g = Truth::Unknown;
+        unknown.push_back(cond);
+      }
+    }
+    if (g == Truth::True) any_true = true;
+    if (g == Truth::Unknown) any_unknown = true;
+  }
+  if (!any_group || any_true) return result;
+  auto join = [](const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : ", ") + x;
+    return s;
+  };
+  if (any_unknown) {
+    result.state = RequireResult::State::Undecided;
+    result.detail = "can't decide " + join(unknown) + " for this target";
+  } else {
+    // As nvidia-container-cli says it: the first alternative's failing condition.
+    result.state = RequireResult::State::Unsatisfied;
+    result.detail = "unsatisfied condition: " + failed.front();
+  }
+  return result;
+}
+
+}  // namespace hpai
