@@ -82,4 +82,18 @@ std::string read_host_file(const std::string& path, std::size_t max, const std::
   return std::move(*text);
 }
 
+std::string read_range(int fd, std::uint64_t offset, std::size_t size, const std::string& what) {
+  std::string buf(size, '\0');
+  std::size_t done = 0;
+  while (done < size) {
+    ssize_t n = pread(fd, buf.data() + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw_errno("can't read " + what);
+    if (n == 0) break;
+    done += static_cast<std::size_t>(n);
+  }
+  buf.resize(done);
+  return buf;
+}
+
 }  // namespace hpai

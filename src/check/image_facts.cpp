@@ -198,10 +198,13 @@ ImageFacts gather_image_facts(const ImageFs& image, const ImageConfig& config, i
 namespace hpai {
 
 InspectedImage::InspectedImage(const std::string& arg, const std::string& storage_dir) : name_(arg) {
-  char buf[PATH_MAX];
+  LocatedImage located = locate_image(arg, Storage::chosen(storage_dir, Environment::from_process()));
   struct stat st {};
-  if (realpath(arg.c_str(), buf) && stat(buf, &st) == 0) {
-    const std::string path = buf;
+  if (located.stored) {
+    fs_ = open_directory_image(located.path);
+  } else {
+    const std::string& path = located.path;
+    if (stat(path.c_str(), &st) != 0) throw_errno("can't examine image " + path);
     if (S_ISDIR(st.st_mode) && detect_format(path) == "dir") {
       fs_ = open_directory_image(path);
     } else if (S_ISREG(st.st_mode) && is_squashfs_file(path)) {
@@ -218,12 +221,6 @@ InspectedImage::InspectedImage(const std::string& arg, const std::string& storag
       ImportResult r = import_image(Storage(temp_), opts);
       fs_ = open_directory_image(r.dir);
     }
-  } else {
-    Environment env = Environment::from_process();
-    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
-    Storage storage = Storage::from_environment(env);
-    if (!storage.has(arg)) throw Error("can't find image " + arg + ": no such file, and no image of that name in storage " + storage.root());
-    fs_ = open_directory_image(storage.image_dir(arg));
   }
   config_ = read_image_config(*fs_);
 }

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/path_text.hpp"
@@ -19,10 +20,6 @@ namespace hpai {
 
 namespace {
 
-struct ArchiveDeleter {
-  void operator()(struct archive* a) const { archive_read_free(a); }
-};
-using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 
 // A member name as the archive's index uses it; nullopt for names that leave the
 // archive ("..") or name its root: no blob is called that.
@@ -36,7 +33,7 @@ std::optional<std::string> normalise(const char* name) {
 // are of one file. The fd lives as long as the archive reads it.
 struct OpenTar {
   UniqueFd fd;
-  ArchivePtr a;  // declared after FD: destroyed (and done reading) before FD closes
+  ArchiveReader a;  // declared after FD: destroyed (and done reading) before FD closes
 };
 
 OpenTar open_tar(const std::string& path) {

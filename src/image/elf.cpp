@@ -9,6 +9,7 @@
 #include <cstring>
 #include <functional>
 
+#include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/fd.hpp"
 
@@ -205,15 +206,8 @@ std::optional<ElfInfo> read_elf(const std::string& path, ElfParts parts) {
   if (!S_ISREG(st.st_mode)) return std::nullopt;
   Reader r(
       [&](std::uint64_t off, std::size_t n) {
-        std::string buf(n, '\0');
-        std::size_t done = 0;
-        while (done < n) {
-          ssize_t got = pread(fd.get(), buf.data() + done, n - done, static_cast<off_t>(off + done));
-          if (got < 0 && errno == EINTR) continue;
-          if (got < 0) throw_errno("can't read " + path);
-          if (got == 0) throw Error(path + ": malformed ELF file (truncated)");
-          done += static_cast<std::size_t>(got);
-        }
+        std::string buf = read_range(fd.get(), off, n, path);
+        if (buf.size() < n) throw Error(path + ": malformed ELF file (truncated)");
         return buf;
       },
       static_cast<std::uint64_t>(st.st_size), path);

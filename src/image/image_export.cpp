@@ -10,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/image/storage.hpp"
 #include "hpai/base/subprocess.hpp"
@@ -19,21 +20,21 @@ namespace hpai {
 namespace {
 
 void export_tar(const std::string& dir, const std::string& out) {
-  struct archive* w = archive_write_new();
-  std::unique_ptr<struct archive, int (*)(struct archive*)> wguard(w, archive_write_free);
+  ArchiveWriter wguard(archive_write_new());
+  struct archive* w = wguard.get();
   archive_write_set_format_pax_restricted(w);
   if (out.ends_with(".gz") || out.ends_with(".tgz")) archive_write_add_filter_gzip(w);
   else if (out.ends_with(".zst")) archive_write_add_filter_zstd(w);
   else if (out.ends_with(".xz")) archive_write_add_filter_xz(w);
   if (archive_write_open_filename(w, out.c_str()) != ARCHIVE_OK) throw Error("can't write " + out + ": " + archive_error_string(w));
 
-  struct archive* disk = archive_read_disk_new();
-  std::unique_ptr<struct archive, int (*)(struct archive*)> dguard(disk, archive_read_free);
+  ArchiveReader dguard(archive_read_disk_new());
+  struct archive* disk = dguard.get();
   archive_read_disk_set_symlink_physical(disk);
   archive_read_disk_set_standard_lookup(disk);
   if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
-  struct archive_entry* e = archive_entry_new();
-  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> eguard(e, archive_entry_free);
+  ArchiveEntry eguard(archive_entry_new());
+  struct archive_entry* e = eguard.get();
   std::vector<char> buf(1 << 20);
   while (true) {
     int r = archive_read_next_header2(disk, e);

@@ -57,17 +57,7 @@ class DirectoryImage : public ImageFs {
   std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset, std::size_t size) const override {
     UniqueFd fd = open_regular(root_fd_.get(), rel, Resolve::InRoot, describe(rel));
     if (!fd) return std::nullopt;
-    std::string buf(size, '\0');
-    std::size_t done = 0;
-    while (done < size) {
-      ssize_t n = pread(fd.get(), buf.data() + done, size - done, static_cast<off_t>(offset + done));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) throw_errno("can't read " + describe(rel));
-      if (n == 0) break;
-      done += static_cast<std::size_t>(n);
-    }
-    buf.resize(done);
-    return buf;
+    return hpai::read_range(fd.get(), offset, size, describe(rel));
   }
   std::vector<std::string> list(const std::string& rel) const override {
     std::vector<std::string> names;

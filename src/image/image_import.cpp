@@ -13,6 +13,7 @@
 #include <cstring>
 #include <cstdio>
 
+#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/host_info.hpp"
 #include "hpai/base/host_fs.hpp"
 #include "hpai/image/blob_source.hpp"
@@ -143,14 +144,14 @@ void import_layers(const BlobStore& store, const ResolvedImage& img, LayerWriter
 
 // A plain directory: copied entry by entry through the same writer (and its rules).
 void import_directory(const std::string& dir, LayerWriter& writer, Progress& progress) {
-  struct archive* disk = archive_read_disk_new();
-  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(disk, archive_read_free);
+  ArchiveReader guard(archive_read_disk_new());
+  struct archive* disk = guard.get();
   archive_read_disk_set_symlink_physical(disk);
   archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
   if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
   writer.begin_layer();
-  struct archive_entry* e = archive_entry_new();
-  std::unique_ptr<struct archive_entry, void (*)(struct archive_entry*)> eguard(e, archive_entry_free);
+  ArchiveEntry eguard(archive_entry_new());
+  struct archive_entry* e = eguard.get();
   while (true) {
     int r = archive_read_next_header2(disk, e);
     if (r == ARCHIVE_EOF) break;
@@ -186,8 +187,8 @@ std::string detect_format(const std::string& source) {
   }
   if (!path_exists(source)) throw_errno("can't import " + source);
   // Look at the first members only: a compressed rootfs tar must not be read twice.
-  struct archive* a = archive_read_new();
-  std::unique_ptr<struct archive, int (*)(struct archive*)> guard(a, archive_read_free);
+  ArchiveReader guard(archive_read_new());
+  struct archive* a = guard.get();
   archive_read_support_filter_all(a);
   archive_read_support_format_tar(a);
   archive_read_support_format_gnutar(a);

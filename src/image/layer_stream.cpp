@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
 
@@ -18,10 +19,6 @@ namespace hpai {
 
 namespace {
 
-struct ArchiveDeleter {
-  void operator()(struct archive* a) const { archive_read_free(a); }
-};
-using ArchivePtr = std::unique_ptr<struct archive, ArchiveDeleter>;
 
 constexpr std::size_t kChunk = 1 << 20;
 constexpr std::size_t kQueued = 8;  // chunks in flight between the two threads
@@ -195,7 +192,7 @@ struct Decompressor {
     }
     if (first >= 2 && static_cast<unsigned char>(in[0]) == 0x1f && static_cast<unsigned char>(in[1]) == 0x8b) return run_gzip();
     first_pending = true;
-    ArchivePtr a(archive_read_new());
+    ArchiveReader a(archive_read_new());
     archive_read_support_filter_all(a.get());
     archive_read_support_format_raw(a.get());
     archive_read_support_format_empty(a.get());
@@ -259,7 +256,7 @@ LayerDigests apply_layer(ByteSource& source, LayerWriter& writer, const std::str
   };
   try {
     TarFeed feed{&d, {}};
-    ArchivePtr entries(archive_read_new());
+    ArchiveReader entries(archive_read_new());
     archive_read_support_format_tar(entries.get());
     archive_read_support_format_gnutar(entries.get());
     archive_read_support_format_empty(entries.get());

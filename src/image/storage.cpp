@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "hpai/base/path_text.hpp"
@@ -89,6 +90,10 @@ bool Storage::present() const {
     verified_ = true;
   }
   return true;
+}
+
+Storage Storage::chosen(const std::string& dir_option, const Environment& env) {
+  return dir_option.empty() ? from_environment(env) : Storage(dir_option);
 }
 
 Storage Storage::from_environment(const Environment& env) {
@@ -202,6 +207,28 @@ void remove_tree(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
   if (ec) throw Error("can't remove " + path + ": " + ec.message());
+}
+
+LocatedImage locate_image(const std::string& arg, const Storage& storage) {
+  bool is_name = true;
+  try {
+    validate_image_name(arg);
+  } catch (const Error&) {
+    is_name = false;
+  }
+  if (is_name && storage.has(arg)) {
+    if (path_exists(arg))
+      spdlog::warn("{} is an image in storage {} and also a path here; using the stored image (write ./{} for the path)",
+                   arg, storage.root(), arg);
+    return {storage.image_dir(arg), true};
+  }
+  auto path = real_path(arg);
+  if (!path) {
+    int err = errno;
+    throw Error("can't find image " + arg + ": " + std::strerror(err) +
+                (is_name ? ", and no image of that name in storage " + storage.root() : std::string()));
+  }
+  return {*path, false};
 }
 
 }  // namespace hpai

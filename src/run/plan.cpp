@@ -58,49 +58,22 @@ HostContext HostContext::current() {
 
 namespace {
 
-bool is_image_name(const std::string& arg) {
-  try {
-    validate_image_name(arg);
-    return true;
-  } catch (const Error&) {
-    return false;
-  }
-}
-
-// IMAGE names an image in storage when storage has one by that name (as ch-run
-// decides): a directory someone else can write, the working directory included, must
-// not shadow what the user stored. Otherwise it is a path: a directory or SquashFS
-// file. A path that starts with "/" or "." is never a name.
-std::string locate_image(const std::string& arg, const HostContext& host, const std::string& storage_dir,
-                         std::shared_ptr<UniqueFd>& squashfs) {
+// The image argument: a stored image's directory, or a directory or SquashFS file
+// (opened once, into SQUASHFS) on the host.
+std::string locate_run_image(const std::string& arg, const HostContext& host, const std::string& storage_dir,
+                             std::shared_ptr<UniqueFd>& squashfs) {
   squashfs.reset();
-  std::optional<Storage> storage;
-  if (is_image_name(arg)) {
-    Environment env = host.env;
-    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
-    storage.emplace(Storage::from_environment(env));
-    if (storage->has(arg)) {
-      if (access(arg.c_str(), F_OK) == 0)
-        spdlog::warn("{} is an image in storage {} and also a path here; running the stored image (write ./{} for the path)",
-                     arg, storage->root(), arg);
-      return storage->image_dir(arg);
-    }
-  }
-  auto path = real_path(arg);
-  if (!path) {
-    int err = errno;
-    throw Error("can't find image " + arg + ": " + std::strerror(err) +
-                (storage ? ", and no image of that name in storage " + storage->root() : std::string()));
-  }
-  if (!is_directory(*path)) {
-    if (UniqueFd fd = open_squashfs_file(*path)) {
+  LocatedImage image = locate_image(arg, Storage::chosen(storage_dir, host.env));
+  if (image.stored) return image.path;
+  if (!is_directory(image.path)) {
+    if (UniqueFd fd = open_squashfs_file(image.path)) {
       squashfs = std::make_shared<UniqueFd>(std::move(fd));
-      return *path;
+      return image.path;
     }
     throw Error("image " + arg + " is not a directory or a SquashFS file (import archives with hpai-image import)");
   }
-  if (*path == "/") throw Error("image " + arg + " is the host's root directory; give an image directory");
-  return *path;
+  if (image.path == "/") throw Error("image " + arg + " is the host's root directory; give an image directory");
+  return image.path;
 }
 
 void apply_image_env(Environment& env, const ImageConfig& config, const Environment& host, bool protect_launcher) {
@@ -290,7 +263,7 @@ std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& ho
 Plan make_plan(const RunOptions& o, const HostContext& host) {
   if (o.write && o.write_fake) throw Error("-w/--write and -W/--write-fake can't be combined", kExitUsage);
   Plan p;
-  p.image = locate_image(o.image, host, o.storage, p.squashfs_fd);
+  p.image = locate_run_image(o.image, host, o.storage, p.squashfs_fd);
   p.squashfs = p.squashfs_fd != nullptr;
   if (p.squashfs && o.write)
     throw Error("-w can't write SquashFS image " + p.image + " (read-only by nature); use -W for a writable overlay", kExitUsage);

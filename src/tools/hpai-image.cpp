@@ -116,9 +116,7 @@ int main(int argc, char** argv) {
   init_logging("hpai-image", verbose - quiet);
 
   return report_errors([&]() -> int {
-    Environment env = Environment::from_process();
-    if (!storage_dir.empty()) env.set("HPAI_STORAGE", storage_dir);
-    Storage storage = Storage::from_environment(env);
+    Storage storage = Storage::chosen(storage_dir, Environment::from_process());
     auto need = [&](const std::string& n) {
       validate_image_name(n);
       if (!storage.has(n)) throw Error("no image named " + n + " in storage " + storage.root() + " (hpai-image list shows them)");

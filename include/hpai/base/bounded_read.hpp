@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -33,6 +34,9 @@ UniqueFd open_regular(int dirfd, const std::string& path, Resolve how, const std
 
 // The whole content of FD, at most MAX bytes, else Error naming WHAT.
 std::string read_bounded(int fd, std::size_t max, const std::string& what);
+
+// SIZE bytes of FD from OFFSET, fewer only where the file ends; Error naming WHAT.
+std::string read_range(int fd, std::uint64_t offset, std::size_t size, const std::string& what);
 
 // open_regular + read_bounded; nullopt when PATH does not exist.
 std::optional<std::string> read_file_at(int dirfd, const std::string& path, Resolve how, std::size_t max,

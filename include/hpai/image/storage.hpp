@@ -55,6 +55,8 @@ class Storage {
   explicit Storage(std::string root);
   // $HPAI_STORAGE, else /var/tmp/$USER.hpai (USER from ENV, else the uid).
   static Storage from_environment(const Environment& env);
+  // The storage a tool's -s DIR names, else from_environment(ENV).
+  static Storage chosen(const std::string& dir_option, const Environment& env);
 
   const std::string& root() const { return root_; }
   std::string image_dir(std::string_view name) const;
@@ -78,5 +80,18 @@ class Storage {
 
 // Removes a tree the user owns even where directories are read-only.
 void remove_tree(const std::string& path);
+
+// An image argument of hpai-run or hpai-check, resolved.
+struct LocatedImage {
+  std::string path;     // absolute and symlink-free: a stored image's directory, or the host path given
+  bool stored = false;  // ARG named an image in storage
+};
+
+// ARG names an image in STORAGE when storage has one by that name (as ch-run decides):
+// a directory someone else can write, the working directory included, must not shadow
+// what the user stored (a warning says so). Otherwise it is a host path, which must
+// exist: Error "can't find image ARG: ..., and no image of that name in storage ROOT".
+// A path that starts with "/" or "." is never a name.
+LocatedImage locate_image(const std::string& arg, const Storage& storage);
 
 }  // namespace hpai
