@@ -205,7 +205,7 @@ InspectedImage::InspectedImage(const std::string& arg, const std::string& storag
   } else {
     const std::string& path = located.path;
     if (stat(path.c_str(), &st) != 0) throw_errno("can't examine image " + path);
-    if (S_ISDIR(st.st_mode) && detect_format(path) == "dir") {
+    if (S_ISDIR(st.st_mode) && detect_format(path) == ImageFormat::Dir) {
       fs_ = open_directory_image(path);
     } else if (S_ISREG(st.st_mode) && is_squashfs_file(path)) {
       fs_ = open_squashfs_image(path);

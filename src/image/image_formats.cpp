@@ -176,7 +176,6 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   }
   const Candidate& c = picked.front();
   ResolvedImage r;
-  r.format = "oci";
   r.ref_name = c.ref;
   r.manifest_digest = str(c.desc, "digest", index_what);
   const std::string mwhat = store.describe("blobs/sha256/" + sha256_hex_of_digest(r.manifest_digest, index_what));
@@ -230,7 +229,6 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   if (entry == nullptr)
     throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) + "; pick one with --tag REPO:TAG)");
   ResolvedImage r;
-  r.format = "docker-archive";
   if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty() &&
       entry->at("RepoTags")[0].is_string())
     r.ref_name = entry->at("RepoTags")[0].get<std::string>();

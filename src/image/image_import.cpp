@@ -175,15 +175,33 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
 
 }  // namespace
 
-std::string detect_format(const std::string& source) {
+const char* to_string(ImageFormat format) {
+  switch (format) {
+    case ImageFormat::Tar: return "tar";
+    case ImageFormat::Oci: return "oci";
+    case ImageFormat::OciArchive: return "oci-archive";
+    case ImageFormat::DockerArchive: return "docker-archive";
+    case ImageFormat::Dir: return "dir";
+  }
+  return "?";
+}
+
+std::optional<ImageFormat> parse_image_format(std::string_view name) {
+  if (name == "auto") return std::nullopt;
+  for (ImageFormat f : {ImageFormat::Tar, ImageFormat::Oci, ImageFormat::OciArchive, ImageFormat::DockerArchive, ImageFormat::Dir})
+    if (name == to_string(f)) return f;
+  throw Error("unknown format \"" + std::string(name) + "\" (use tar, oci, oci-archive, docker-archive or dir)", kExitUsage);
+}
+
+ImageFormat detect_format(const std::string& source) {
   if (is_directory(source)) {
-    if (path_exists(source + "/oci-layout")) return "oci";
+    if (path_exists(source + "/oci-layout")) return ImageFormat::Oci;
     // Importing a broken layout as a root file system would "succeed" with an image
     // holding index.json and blobs/: say what is wrong instead.
     if (path_exists(source + "/index.json") && is_directory(source + "/blobs"))
       throw Error(source + " looks like an OCI image layout (index.json, blobs/) but has no oci-layout file; "
                   "add one ({\"imageLayoutVersion\": \"1.0.0\"}), or use --format dir to import the tree as it is");
-    return "dir";
+    return ImageFormat::Dir;
   }
   if (!path_exists(source)) throw_errno("can't import " + source);
   // Look at the first members only: a compressed rootfs tar must not be read twice.
@@ -203,22 +221,22 @@ std::string detect_format(const std::string& source) {
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) throw Error("can't import " + source + ": " + archive_error_string(a));
     auto name = sanitize_member_path(archive_entry_pathname(e) ? archive_entry_pathname(e) : "").value_or("");
-    if (name == "oci-layout" || name == "index.json") return "oci-archive";
-    if (name == "manifest.json" || name == "repositories") return "docker-archive";
+    if (name == "oci-layout" || name == "index.json") return ImageFormat::OciArchive;
+    if (name == "manifest.json" || name == "repositories") return ImageFormat::DockerArchive;
     // Blob names: "blobs/...", "<hex>/layer.tar", "<hex>.json", "<hex>.tar" (skopeo).
     std::string first = name.substr(0, name.find('/'));
     std::string stem = first.substr(0, first.find('.'));
     if (first == "blobs" || (is_hex64(stem) && (first == stem || first.ends_with(".json") || first.ends_with(".tar"))))
       archive_like = true;
     else if (!name.empty())
-      return "tar";
+      return ImageFormat::Tar;
   }
-  if (!archive_like) return "tar";
+  if (!archive_like) return ImageFormat::Tar;
   // docker save writes manifest.json last: look at every member name.
   TarMembers members(source);
-  if (members.has("oci-layout")) return "oci-archive";
-  if (members.has("manifest.json")) return "docker-archive";
-  return "tar";
+  if (members.has("oci-layout")) return ImageFormat::OciArchive;
+  if (members.has("manifest.json")) return ImageFormat::DockerArchive;
+  return ImageFormat::Tar;
 }
 
 ImportResult import_image(const Storage& storage, const ImportOptions& o) {
@@ -233,16 +251,15 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   if (realpath(path.c_str(), real) == nullptr) throw_errno("can't import " + path);
   path = real;
   if (!is_directory(path)) open_regular(AT_FDCWD, path, Resolve::Host, path);  // a FIFO would hang the reader: refuse it now
-  const std::string format = o.format == "auto" ? detect_format(path) : o.format;
-  if (format != "tar" && format != "oci" && format != "oci-archive" && format != "docker-archive" && format != "dir")
-    throw Error("unknown format \"" + format + "\" (use tar, oci, oci-archive, docker-archive or dir)", kExitUsage);
-  if (!tag.empty() && (format == "tar" || format == "dir")) throw Error("a :TAG only applies to OCI layouts and docker archives", kExitUsage);
+  const ImageFormat format = o.format ? *o.format : detect_format(path);
+  const bool layered = format == ImageFormat::Oci || format == ImageFormat::OciArchive || format == ImageFormat::DockerArchive;
+  if (!tag.empty() && !layered) throw Error("a :TAG only applies to OCI layouts and docker archives", kExitUsage);
 
   std::unique_ptr<BlobStore> store;
   ResolvedImage img;
-  if (format == "oci" || format == "oci-archive" || format == "docker-archive") {
-    store = format == "oci" ? BlobStore::directory(path) : BlobStore::tar(path);
-    img = format == "docker-archive" ? resolve_docker_archive(*store, tag) : resolve_oci(*store, o.platform, tag);
+  if (layered) {
+    store = format == ImageFormat::Oci ? BlobStore::directory(path) : BlobStore::tar(path);
+    img = format == ImageFormat::DockerArchive ? resolve_docker_archive(*store, tag) : resolve_oci(*store, o.platform, tag);
   }
   ImportResult result;
   result.name = o.name.empty() ? derive_name(path, img.ref_name.empty() ? tag : img.ref_name) : o.name;
@@ -259,7 +276,7 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   if (!o.force && storage.has(result.name)) {
     ImageConfig have = read_image_config(result.dir);
     if (have.import.source == path && have.import.source_mtime == mtime && have.import.source_size == static_cast<std::uint64_t>(st.st_size) &&
-        have.import.format == format && (img.manifest_digest.empty() || have.import.digest == img.manifest_digest)) {
+        have.import.format == to_string(format) && (img.manifest_digest.empty() || have.import.digest == img.manifest_digest)) {
       result.reused = true;
       result.config = have;
       return result;
@@ -268,15 +285,17 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
 
   Staging staging = storage.stage(result.name);
   LayerWriter writer(staging.path());
-  Progress progress(o.progress, path, format == "dir" ? 0 : (format == "oci" ? 0 : static_cast<std::uint64_t>(st.st_size)));
+  // A directory's size says nothing of what it holds: no total then.
+  const bool one_file = format != ImageFormat::Dir && format != ImageFormat::Oci;
+  Progress progress(o.progress, path, one_file ? static_cast<std::uint64_t>(st.st_size) : 0);
   std::string digest = img.manifest_digest;
   int layers = static_cast<int>(img.layers.size());
-  if (format == "tar") {
+  if (format == ImageFormat::Tar) {
     FileSource src(path);
     LayerDigests d = apply_layer(src, writer, path, [&](std::uint64_t n) { progress.update(n, writer.stats().files); });
     digest = "sha256:" + d.blob;
     layers = 1;
-  } else if (format == "dir") {
+  } else if (format == ImageFormat::Dir) {
     import_directory(path, writer, progress);
   } else {
     import_layers(*store, img, writer, progress);
@@ -293,7 +312,7 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
     config.architecture = sh_architecture(staging.path());
     if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
   }
-  config.import = ImportInfo{format, path, digest, created, utc_now(), layers, stats.bytes,
+  config.import = ImportInfo{to_string(format), path, digest, created, utc_now(), layers, stats.bytes,
                              static_cast<std::uint64_t>(st.st_size), mtime};
   write_image_config(staging.path(), config);
   check(chmod(staging.path().c_str(), 0755), "can't chmod " + staging.path());

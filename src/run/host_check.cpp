@@ -10,7 +10,10 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <algorithm>
 #include <functional>
+
+#include <nlohmann/json.hpp>
 
 #include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
@@ -231,6 +234,26 @@ std::vector<HostCheck> check_host(const HostCheckOptions& o) {
   profile(o, out);
   launcher(o, out);
   return out;
+}
+
+std::string host_checks_text(const std::vector<HostCheck>& checks) {
+  std::string out;
+  for (const auto& c : checks) {
+    std::string name = c.name, verdict = to_string(c.verdict);
+    name.resize(std::max<std::size_t>(name.size(), 34), ' ');
+    verdict.resize(5, ' ');
+    out += name + " " + verdict + " " + c.message;
+    if (!c.fix.empty() && c.verdict != Verdict::Pass) out += "\n" + std::string(41, ' ') + "fix: " + c.fix;
+    out += "\n";
+  }
+  return out;
+}
+
+std::string host_checks_json(const std::vector<HostCheck>& checks) {
+  nlohmann::json j = nlohmann::json::array();
+  for (const auto& c : checks)
+    j.push_back({{"check", c.name}, {"verdict", to_string(c.verdict)}, {"message", c.message}, {"fix", c.fix}});
+  return j.dump(2) + "\n";
 }
 
 }  // namespace hpai

@@ -93,10 +93,19 @@ void log_environment(const Plan& p) {
                  "the ids inside), with HOME={}", p.config.user, p.env.get("HOME").value_or("(unset)"));
 }
 
+// Into a container another rank (or --join-pid's process) built.
 [[noreturn]] void enter(std::optional<StatsSink>& sink, const JoinTicket& ticket, const Plan& p) {
   log_environment(p);
   start_gpu_stats(sink, p);
   enter_container(ticket, p, sink ? &*sink : nullptr);
+}
+
+// A container of this rank's own: alone, or as its node's first rank (LEADER), which
+// then offers FACTS to the ranks that join it.
+[[noreturn]] void build(std::optional<StatsSink>& sink, const Plan& p, JoinLeader* leader, const std::string& facts) {
+  log_environment(p);
+  start_gpu_stats(sink, p);
+  run_container(p, leader, facts, sink ? &*sink : nullptr);
 }
 
 }  // namespace
@@ -105,38 +114,35 @@ void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) 
   // Opened first, as the user on the host: FILE names a host path.
   std::optional<StatsSink> sink;
   if (o.stats) sink.emplace(*o.stats == "-" ? "" : *o.stats, host.rank);
-  const StatsSink* stats = sink ? &*sink : nullptr;
-  if (r.pid) enter(sink, ticket_from_pid(*r.pid), make_plan(o, host));
-  auto settings = join_settings(r, host);
-  if (!settings || settings->peers < 2) {
-    Plan p = make_plan(o, host);
-    log_environment(p);
-    start_gpu_stats(sink, p);
-    run_container(p, nullptr, "", stats);
+  std::optional<JoinSettings> settings = r.pid ? std::nullopt : join_settings(r, host);
+  if (r.pid) {
+    enter(sink, ticket_from_pid(*r.pid), make_plan(o, host));  // --join-pid PID
+  } else if (!settings || settings->peers < 2) {
+    build(sink, make_plan(o, host), nullptr, "");  // no join: alone on the node
+  } else {
+    const std::string key = node_key(o);
+    settings->key = key + "\npeers " + std::to_string(settings->peers);
+    spdlog::info("{}", describe_join(settings));
+    JoinTicket ticket;
+    std::optional<JoinLeader> leader;
+    bool unavailable = false;
+    try {
+      leader = join_node(*settings, ticket);
+    } catch (const JoinUnavailable& e) {
+      // Safe and slower: this rank's own container, as with --no-join.
+      spdlog::warn("{}; this rank builds a container of its own (a --join-tag of your own shares one again)", e.what());
+      unavailable = true;
+    }
+    if (unavailable) {
+      build(sink, make_plan(o, host), nullptr, "");
+    } else if (leader) {
+      // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
+      Plan p = make_plan(o, host);
+      build(sink, p, &*leader, node_facts_to_json(p, key));
+    } else {
+      enter(sink, ticket, plan_from_node_facts(ticket.facts, key, o, host));  // a later rank: the leader's facts
+    }
   }
-  const std::string key = node_key(o);
-  settings->key = key + "\npeers " + std::to_string(settings->peers);
-  spdlog::info("{}", describe_join(settings));
-  JoinTicket ticket;
-  std::optional<JoinLeader> leader;
-  try {
-    leader = join_node(*settings, ticket);
-  } catch (const JoinUnavailable& e) {
-    // Safe and slower: this rank's own container, as with --no-join.
-    spdlog::warn("{}; this rank builds a container of its own (a --join-tag of your own shares one again)", e.what());
-    Plan p = make_plan(o, host);
-    log_environment(p);
-    start_gpu_stats(sink, p);
-    run_container(p, nullptr, "", stats);
-  }
-  if (leader) {
-    // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
-    Plan p = make_plan(o, host);
-    log_environment(p);
-    start_gpu_stats(sink, p);
-    run_container(p, &*leader, node_facts_to_json(p, key), stats);
-  }
-  enter(sink, ticket, plan_from_node_facts(ticket.facts, key, o, host));
 }
 
 }  // namespace hpai

@@ -2,7 +2,6 @@
 // and compare them.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -16,6 +15,7 @@
 #include "hpai/site/profile.hpp"
 #include "hpai/check/targets.hpp"
 #include "hpai/base/version.hpp"
+#include "cli.hpp"
 
 namespace {
 
@@ -74,10 +74,7 @@ int main(int argc, char** argv) {
     cmd->add_option("--cuda-table", cuda_table, "CUDA/driver rules instead of the built-in recipes/cuda-driver-table.json")->type_name("FILE");
   }
 
-  CLI11_PARSE(app, argc, argv);
-  init_logging("hpai-check", verbose);
-
-  return report_errors([&]() -> int {
+  return run_tool(app, argc, argv, "hpai-check", [&] { return verbose; }, [&]() -> int {
     const Environment env = Environment::from_process();
     const auto search = profile_search_path(env);
     if (host_cmd->parsed()) {
@@ -87,17 +84,8 @@ int main(int argc, char** argv) {
       if (!profiles.empty()) p = load_profile(find_profile(profiles.front(), search), search);
       o.profile = p ? &*p : nullptr;
       auto checks = check_host(o);
-      bool failed = false;
-      nlohmann::json j = nlohmann::json::array();
-      for (const auto& c : checks) {
-        failed |= c.verdict == Verdict::Fail;
-        if (json) j.push_back({{"check", c.name}, {"verdict", to_string(c.verdict)}, {"message", c.message}, {"fix", c.fix}});
-        else
-          std::printf("%-34s %-5s %s%s\n", c.name.c_str(), to_string(c.verdict), c.message.c_str(),
-                      c.fix.empty() || c.verdict == Verdict::Pass ? "" : ("\n" + std::string(41, ' ') + "fix: " + c.fix).c_str());
-      }
-      if (json) std::puts(j.dump(2).c_str());
-      return failed ? 1 : 0;
+      std::fputs((json ? host_checks_json(checks) : host_checks_text(checks)).c_str(), stdout);
+      return std::any_of(checks.begin(), checks.end(), [](const HostCheck& c) { return c.verdict == Verdict::Fail; }) ? 1 : 0;
     }
 
     CudaTable table = CudaTable::builtin();

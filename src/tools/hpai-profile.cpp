@@ -1,6 +1,5 @@
 // hpai-profile: parse the command line, then let the library check, show and list
 // site profiles and describe the host's NVIDIA driver.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -12,6 +11,8 @@
 #include "hpai/site/nvidia.hpp"
 #include "hpai/site/profile.hpp"
 #include "hpai/base/version.hpp"
+#include "hpai/site/nvidia_report.hpp"
+#include "cli.hpp"
 
 namespace {
 
@@ -73,15 +74,7 @@ int main(int argc, char** argv) {
   nvidia_cmd->add_option("--ld-cache", ld_cache, "linker cache to read")->capture_default_str();
   nvidia_cmd->add_flag("--json", as_json, "as JSON");
 
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);
-    return rc == 0 ? 0 : kExitUsage;
-  }
-  init_logging("hpai-profile", verbose - quiet);
-
-  return report_errors([&]() -> int {
+  return run_tool(app, argc, argv, "hpai-profile", [&] { return verbose - quiet; }, [&]() -> int {
     const Environment env = Environment::from_process();
     const std::vector<std::string> search = profile_search_path(env);
 
@@ -159,25 +152,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     NvmlInfo nvml = d->nvml.empty() ? NvmlInfo{false, "", 0, 0, "no libnvidia-ml"} : query_nvml(d->nvml);
-    json j = {{"version", d->version}, {"binaries", d->binaries}, {"devices", d->devices}, {"ipc", d->ipc}};
-    j["nvml"] = nvml.ok ? json{{"driver_version", nvml.driver_version}, {"cuda_version", nvml.cuda_version},
-                               {"devices", nvml.device_count}}
-                        : json{{"error", nvml.error}};
-    for (const auto& l : d->libraries)
-      j["libraries"].push_back({{"path", l.path}, {"names", l.names}, {"capability", l.capability.empty() ? "unlisted" : l.capability}});
-    if (as_json) {
-      std::puts(j.dump(2).c_str());
-      return 0;
-    }
-    std::printf("driver:    %s (from %s)\nNVML:      %s\n", d->version.c_str(), ld_cache.c_str(),
-                nvml.ok ? (nvml.driver_version + ", CUDA " + std::to_string(nvml.cuda_version) + ", " +
-                           std::to_string(nvml.device_count) + " device(s)").c_str()
-                        : nvml.error.c_str());
-    for (const auto& l : d->libraries)
-      std::printf("  %-9s %s\n", l.capability.empty() ? "unlisted" : l.capability.c_str(), l.path.c_str());
-    for (const auto& b : d->binaries) std::printf("  binary    %s\n", b.c_str());
-    for (const auto& v : d->devices) std::printf("  device    %s\n", v.c_str());
-    for (const auto& i : d->ipc) std::printf("  ipc       %s\n", i.c_str());
+    std::fputs((as_json ? driver_report_json(*d, nvml) : driver_report_text(*d, nvml, ld_cache)).c_str(), stdout);
     return 0;
   });
 }

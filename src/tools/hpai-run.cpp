@@ -15,14 +15,9 @@
 #include "hpai/run/plan_format.hpp"
 #include "hpai/run/run_args.hpp"
 #include "hpai/base/version.hpp"
+#include "hpai/site/nvidia_report.hpp"
 
 namespace {
-
-std::string describe_nvml(const hpai::NvmlInfo& i) {
-  if (!i.ok) return "GPU: NVML: " + i.error;
-  return "GPU: NVML: driver " + i.driver_version + ", CUDA " + std::to_string(i.cuda_version / 1000) + "." +
-         std::to_string(i.cuda_version % 1000 / 10) + ", " + std::to_string(i.device_count) + " device(s)";
-}
 
 std::string describe_rank(const hpai::RankInfo& r) {
   auto num = [](const std::optional<int>& v) { return v ? std::to_string(*v) : std::string("?"); };
@@ -83,7 +78,7 @@ int main(int argc, char** argv) {
       else
         plan.notes.push_back(describe_join(join_settings(cl.join, host)));
       // Only a dry run asks NVML (in a child process): a launch needs just the file names.
-      if (!plan.nvml.empty()) plan.notes.push_back(describe_nvml(query_nvml(plan.nvml)));
+      if (!plan.nvml.empty()) plan.notes.push_back("GPU: NVML: " + describe_nvml(query_nvml(plan.nvml)));
       std::fputs((cl.json ? plan_to_json(plan) : plan_to_text(plan)).c_str(), stdout);
       return 0;
     }

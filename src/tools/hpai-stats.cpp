@@ -1,11 +1,11 @@
 // hpai-stats: merge the per-rank files of hpai-run --stats=FILE into one summary.
-#include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "hpai/base/error.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/batch/stats.hpp"
 #include "hpai/base/version.hpp"
+#include "cli.hpp"
 
 int main(int argc, char** argv) {
   using namespace hpai;
@@ -16,9 +16,7 @@ int main(int argc, char** argv) {
   bool json = false;
   app.add_option("FILE", files, "files written by hpai-run --stats=FILE (e.g. run.*.json)")->required();
   app.add_flag("--json", json, "print the totals as JSON");
-  CLI11_PARSE(app, argc, argv);
-  init_logging("hpai-stats", 0);
-  return report_errors([&]() -> int {
+  return run_tool(app, argc, argv, "hpai-stats", [&] { return 0; }, [&]() -> int {
     std::fputs(merge_stats(files, json).c_str(), stdout);
     return 0;
   });

@@ -20,7 +20,6 @@ struct LayerRef {
 };
 
 struct ResolvedImage {
-  std::string format;           // "oci" or "docker-archive"
   std::string config_json;      // the image config, verified
   std::string manifest_digest;  // "sha256:..." of the manifest (OCI) or of the config (docker)
   std::string ref_name;         // tag from the layout or archive ("" when none)

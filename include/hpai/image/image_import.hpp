@@ -2,7 +2,9 @@
 // directory, metadata, and the atomic rename that makes it visible.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/storage.hpp"
@@ -10,11 +12,18 @@
 
 namespace hpai {
 
+// What an import reads: a flat tar (docker export, a root file system tarball), an OCI
+// image layout (directory or tar), a docker save archive, or a directory tree.
+enum class ImageFormat { Tar, Oci, OciArchive, DockerArchive, Dir };
+const char* to_string(ImageFormat format);  // as --format and the image's metadata spell it
+// --format NAME: nullopt for "auto" (detect it); Error (usage) for an unknown name.
+std::optional<ImageFormat> parse_image_format(std::string_view name);
+
 struct ImportOptions {
   std::string source;     // path; "PATH:TAG" picks a tag in an OCI layout or docker archive
   std::string tag;        // --tag: the tag to pick (instead of :TAG in SOURCE)
   std::string name;       // "" = derived from the source
-  std::string format = "auto";  // auto, tar, oci, oci-archive, docker-archive, dir
+  std::optional<ImageFormat> format;  // nullopt: detect_format
   std::string platform;   // "" = this machine's, for multi-platform OCI indexes
   bool force = false;     // re-import even when the same source was imported already
   bool progress = false;  // a progress line on stderr (callers pass isatty(2))
@@ -28,8 +37,8 @@ struct ImportResult {
   UnpackStats stats;
 };
 
-// What FILE or directory SOURCE holds: tar, oci, oci-archive, docker-archive or dir.
-std::string detect_format(const std::string& source);
+// What FILE or directory SOURCE holds.
+ImageFormat detect_format(const std::string& source);
 
 ImportResult import_image(const Storage& storage, const ImportOptions& options);
 

@@ -31,4 +31,8 @@ struct HostCheckOptions {
 
 std::vector<HostCheck> check_host(const HostCheckOptions& options);
 
+// One line per check (with the fix below a failure or warning), or a JSON array.
+std::string host_checks_text(const std::vector<HostCheck>& checks);
+std::string host_checks_json(const std::vector<HostCheck>& checks);
+
 }  // namespace hpai
