@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hpai/site/profile_report.hpp"
 #include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"

@@ -1,5 +1,5 @@
-// Profiles seen from outside: checked against this host (`hpai-profile check`) and
-// printed back in their schema, merged (`hpai-profile show`).
+#include "hpai/site/profile_report.hpp"
+
 #include <sys/stat.h>
 #include <unistd.h>
 

@@ -12,6 +12,8 @@
 #include "hpai/site/profile.hpp"
 #include "hpai/base/version.hpp"
 #include "hpai/site/nvidia_report.hpp"
+#include "hpai/site/profile_report.hpp"
+#include "hpai/base/json_source.hpp"
 #include "cli.hpp"
 
 namespace {

@@ -10,6 +10,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/site/profile.hpp"
+#include "hpai/site/profile_report.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   static int fd = [] {

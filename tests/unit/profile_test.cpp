@@ -9,6 +9,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/site/profile.hpp"
+#include "hpai/site/profile_report.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {

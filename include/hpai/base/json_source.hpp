@@ -9,15 +9,9 @@
 #include <string>
 
 #include "hpai/base/error.hpp"
+#include "hpai/base/source_pos.hpp"
 
 namespace hpai {
-
-struct SourcePos {
-  std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
-  std::string str() const;  // "FILE:LINE:COLUMN", or FILE when the position is unknown
-};
 
 // A file that is not valid JSON, at POS: tools print it as "FILE:LINE:COL: error: ..."
 // (the form editors and CI parse), the message without the position.

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "hpai/base/environment.hpp"
-#include "hpai/base/json_source.hpp"
+#include "hpai/base/source_pos.hpp"
 
 namespace hpai {
 
@@ -108,13 +108,6 @@ std::optional<std::string> find_default_profile(const std::vector<std::string>& 
 Profile read_profile(const std::string& path, const std::vector<std::string>& search_path, Diagnostics& diags);
 // The same, throwing Error listing every problem; what hpai-run uses.
 Profile load_profile(const std::string& path, const std::vector<std::string>& search_path);
-
-// Checks a profile against this host: required bind sources, devices, MPI libraries
-// and driver cache present. Missing optional things are warnings.
-void check_profile_host(const Profile& profile, Diagnostics& diags);
-
-// The merged profile as JSON in the profile schema (what `hpai-profile show` prints).
-nlohmann::json profile_to_json(const Profile& profile);
 
 // Did-you-mean for a misspelt key or value: the closest of CHOICES, or "".
 std::string closest_match(const std::string& word, const std::vector<std::string>& choices);
