@@ -68,7 +68,11 @@ std::vector<std::string> Environment::to_strings() const {
   return out;
 }
 
-static bool quoted(std::string_view s) { return s.size() >= 2 && s.front() == '\'' && s.back() == '\''; }
+namespace {
+
+bool quoted(std::string_view s) { return s.size() >= 2 && s.front() == '\'' && s.back() == '\''; }
+
+}  // namespace
 
 Assignment parse_assignment(std::string_view text, std::string_view origin) {
   // ch-run documents --set-env="'NAME=VALUE'" as valid; a name cannot start with a quote.

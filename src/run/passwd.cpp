@@ -30,13 +30,17 @@ Identity host_identity(uid_t host_uid, gid_t host_gid, const std::string& fallba
   return id;
 }
 
+namespace {
+
 // A name already used by the fixed entries cannot name another id.
-static std::string unclashed(const std::string& name, unsigned id, const char* fixed_names[], const unsigned fixed_ids[],
+std::string unclashed(const std::string& name, unsigned id, const char* fixed_names[], const unsigned fixed_ids[],
                              const std::string& fallback) {
   for (int i = 0; fixed_names[i] != nullptr; ++i)
     if (name == fixed_names[i] && id != fixed_ids[i]) return fallback + std::to_string(id);
   return name;
 }
+
+}  // namespace
 
 std::string make_passwd(const Identity& id) {
   static const char* names[] = {"root", "nobody", nullptr};

@@ -33,13 +33,17 @@ std::string gid_map_line(const IdMap& map) {
   return std::to_string(map.inside_gid) + " " + std::to_string(map.outside_gid) + " 1\n";
 }
 
-static void write_proc_file(const char* path, const std::string& content) {
+namespace {
+
+void write_proc_file(const char* path, const std::string& content) {
   UniqueFd fd(open(path, O_WRONLY | O_CLOEXEC));
   if (!fd) throw_errno(std::string("can't open ") + path);
   auto n = write(fd.get(), content.data(), content.size());
   if (n < 0) throw_errno(std::string("can't write \"") + content.substr(0, content.size() - 1) + "\" to " + path);
   if (static_cast<std::size_t>(n) != content.size()) throw Error(std::string("short write to ") + path);
 }
+
+}  // namespace
 
 void enter_user_namespace(const IdMap& map) {
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {

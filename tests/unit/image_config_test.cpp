@@ -1,3 +1,7 @@
+// An image's configuration: hpai's metadata round trip, Charliecloud's environment file,
+// and malformed metadata.
+#include "hpai/image/image_config.hpp"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -5,58 +9,12 @@
 #include <fstream>
 
 #include "hpai/base/error.hpp"
-#include "hpai/image/image_config.hpp"
-#include "hpai/run/passwd.hpp"
-#include "hpai/run/userns.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
 
 namespace fs = std::filesystem;
-
-TEST(Passwd, RootNobodyAndTheUser) {
-  Identity id{1000, 1000, "alice", "staff", "Alice A.", "/home/alice"};
-  EXPECT_EQ(make_passwd(id),
-            "root:x:0:0:root:/root:/bin/sh\n"
-            "alice:x:1000:1000:Alice A.:/home/alice:/bin/sh\n"
-            "nobody:x:65534:65534:nobody:/:/bin/false\n");
-  EXPECT_EQ(make_group(id), "root:x:0:\nstaff:x:1000:\nnogroup:x:65534:\n");
-}
-
-TEST(Passwd, ContainerRootHasNoSecondEntry) {
-  Identity id{0, 0, "root", "root", "", "/"};
-  EXPECT_EQ(make_passwd(id), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n");
-  EXPECT_EQ(make_group(id), "root:x:0:\nnogroup:x:65534:\n");
-}
-
-TEST(Passwd, NamesThatClashWithFixedEntriesAreRenamed) {
-  // Host root running with -u 1000: its host name "root" can't also name uid 1000.
-  Identity id{1000, 2000, "root", "nogroup", "", "/"};
-  EXPECT_NE(make_passwd(id).find("\nuser1000:x:1000:2000:"), std::string::npos) << make_passwd(id);
-  EXPECT_NE(make_group(id).find("\ngroup2000:x:2000:\n"), std::string::npos) << make_group(id);
-}
-
-TEST(Passwd, GecosCannotForgeFields) {
-  Identity id{1000, 1000, "mallory", "m", "x:0:0:\nroot2", "/"};
-  std::string pw = make_passwd(id);
-  EXPECT_NE(pw.find("mallory:x:1000:1000:x 0 0  root2:/:/bin/sh\n"), std::string::npos) << pw;
-}
-
-TEST(Passwd, HostIdentityFallsBackToDummies) {
-  Identity id = host_identity(4000000, 4000000, "");
-  EXPECT_EQ(id.user, "hpaiuser");
-  EXPECT_EQ(id.group, "hpaigroup");
-  EXPECT_EQ(host_identity(4000000, 4000000, "fromenv").user, "fromenv");
-  EXPECT_EQ(host_identity(0, 0, "").user, "root");
-}
-
-TEST(UserNs, MapLines) {
-  IdMap m{1234, 1000, 5678, 100};
-  EXPECT_EQ(uid_map_line(m), "1234 1000 1\n");
-  EXPECT_EQ(gid_map_line(m), "5678 100 1\n");
-  EXPECT_NO_THROW(refuse_setuid());  // the test binary is not setuid
-}
 
 class ImageConfigTest : public ::testing::Test {
  protected:
