@@ -39,7 +39,8 @@ UniqueFd open_regular(int dirfd, const std::string& path, Resolve how, const std
   }
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) throw_errno("can't examine " + what);
-  if (!S_ISREG(st.st_mode)) throw Error("can't read " + what + ": it is " + kind_of(st.st_mode) + ", not a regular file");
+  if (!S_ISREG(st.st_mode))
+    throw Error("can't read " + what + ": it is " + kind_of(st.st_mode) + ", not a regular file");
   return fd;
 }
 

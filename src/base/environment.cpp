@@ -7,9 +7,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/path_text.hpp"
 
 extern char** environ;
 
@@ -80,8 +80,7 @@ Assignment parse_assignment(std::string_view text, std::string_view origin) {
   auto eq = text.find('=');
   if (eq == std::string_view::npos)
     throw Error(std::string(origin) + ": can't parse variable \"" + std::string(text) + "\": no '=' separator");
-  if (eq == 0)
-    throw Error(std::string(origin) + ": can't parse variable \"" + std::string(text) + "\": empty name");
+  if (eq == 0) throw Error(std::string(origin) + ": can't parse variable \"" + std::string(text) + "\": empty name");
   std::string_view value = text.substr(eq + 1);
   if (quoted(value)) value = value.substr(1, value.size() - 2);
   return {std::string(text.substr(0, eq)), std::string(value)};
@@ -176,8 +175,8 @@ std::string path_with_bin(std::string_view path) {
 }
 
 bool is_launcher_variable(std::string_view name) {
-  static constexpr std::string_view kPrefixes[] = {"SLURM_", "PMIX_", "PMI_", "OMPI_", "PRTE_", "JSM_", "LSB_",
-                                                   "MPI_LOCAL", "HYDRA_", "FLUX_"};
+  static constexpr std::string_view kPrefixes[] = {"SLURM_", "PMIX_", "PMI_",      "OMPI_",  "PRTE_",
+                                                   "JSM_",   "LSB_",  "MPI_LOCAL", "HYDRA_", "FLUX_"};
   for (auto prefix : kPrefixes)
     if (name.starts_with(prefix)) return true;
   return name == "CUDA_VISIBLE_DEVICES" || name == "NVIDIA_VISIBLE_DEVICES" || name == "ROCR_VISIBLE_DEVICES" ||

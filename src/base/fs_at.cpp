@@ -33,7 +33,8 @@ void remove_at(int dir, const char* name) {
   if (unlinkat(dir, name, AT_REMOVEDIR) != 0 && errno != ENOENT) throw_errno(std::string("can't remove ") + name);
 }
 
-void write_new_file_at(int dir, const std::string& name, const std::string& content, mode_t mode, const std::string& what) {
+void write_new_file_at(int dir, const std::string& name, const std::string& content, mode_t mode,
+                       const std::string& what) {
   UniqueFd fd(openat(dir, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd) throw_errno("can't create " + what);
   if (fchmod(fd.get(), mode) != 0) throw_errno("can't chmod " + what);  // the umask may have taken bits

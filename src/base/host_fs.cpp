@@ -27,7 +27,8 @@ bool is_directory(const std::string& path) {
 }
 
 void make_dir(const std::string& path, mode_t mode, const std::string& what) {
-  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST) throw_errno("can't create " + what + (what.empty() ? "" : " ") + path);
+  if (mkdir(path.c_str(), mode) != 0 && errno != EEXIST)
+    throw_errno("can't create " + what + (what.empty() ? "" : " ") + path);
 }
 
 }  // namespace hpai

@@ -1,8 +1,8 @@
 #include "hpai/base/json_source.hpp"
 
 #include <fstream>
-#include <optional>
 #include <iterator>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -213,7 +213,8 @@ nlohmann::json parse_json(const std::string& text, const std::string& what) {
   struct TooDeep {};
   try {
     return json::parse(text, [](int depth, json::parse_event_t event, json&) {
-      if (depth >= kMaxJsonDepth && (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
+      if (depth >= kMaxJsonDepth &&
+          (event == json::parse_event_t::object_start || event == json::parse_event_t::array_start))
         throw TooDeep{};
       return true;
     });

@@ -15,11 +15,16 @@ void init_logging(std::string_view program, int verbosity) {
   // "hpai-run[1234]: error: ..." reads well when many ranks share one batch log.
   logger->set_pattern(std::string(program) + "[%P]: %l: %v");
   spdlog::level::level_enum level = spdlog::level::warn;
-  if (verbosity <= -2) level = spdlog::level::off;
-  else if (verbosity == -1) level = spdlog::level::err;
-  else if (verbosity == 1) level = spdlog::level::info;
-  else if (verbosity == 2) level = spdlog::level::debug;
-  else if (verbosity >= 3) level = spdlog::level::trace;
+  if (verbosity <= -2)
+    level = spdlog::level::off;
+  else if (verbosity == -1)
+    level = spdlog::level::err;
+  else if (verbosity == 1)
+    level = spdlog::level::info;
+  else if (verbosity == 2)
+    level = spdlog::level::debug;
+  else if (verbosity >= 3)
+    level = spdlog::level::trace;
   logger->set_level(level);
   spdlog::set_default_logger(logger);
 }

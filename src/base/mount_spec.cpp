@@ -11,8 +11,8 @@ std::string host_source(const std::string& src, const std::string& origin) {
   auto path = real_path(src);
   if (!path) {
     int err = errno;
-    throw Error("can't bind " + src + ": " + (err == ENOENT ? "no such file or directory on host" : std::strerror(err)) +
-                " (from " + origin + ")");
+    throw Error("can't bind " + src + ": " +
+                (err == ENOENT ? "no such file or directory on host" : std::strerror(err)) + " (from " + origin + ")");
   }
   return *path;
 }

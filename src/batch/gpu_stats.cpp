@@ -13,9 +13,9 @@
 #include <cstring>
 #include <sstream>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/environment.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/path_text.hpp"
 
 namespace hpai {
 
@@ -84,7 +84,9 @@ using Device = void*;
       }
       if (memory(a.dev, &m) == 0) a.mem_max = std::max(a.mem_max, m.used), a.mem_total = m.total;
     }
-    struct pollfd p {3, POLLIN, 0};
+    struct pollfd p {
+      3, POLLIN, 0
+    };
     int r = poll(&p, 1, kIntervalMs);
     if (r > 0 || (r < 0 && errno != EINTR)) break;
   }
@@ -144,7 +146,9 @@ GpuReport GpuSampler::stop() {
   stop_.reset();
   std::string text;
   char buf[1024];
-  struct pollfd p {result_.get(), POLLIN, 0};
+  struct pollfd p {
+    result_.get(), POLLIN, 0
+  };
   while (true) {
     int r = poll(&p, 1, 2000);
     if (r < 0 && errno == EINTR) continue;

@@ -1,6 +1,10 @@
 #include "hpai/batch/join.hpp"
 
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
+#include <linux/unix_diag.h>
 #include <poll.h>
 #include <signal.h>
 #include <stddef.h>
@@ -9,10 +13,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/sock_diag.h>
-#include <linux/unix_diag.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,8 +33,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr char kHello = 'H';  // a joining rank's key (JoinSettings::key)
-constexpr char kFacts = 'F';  // facts, with the user namespace, mount namespace and root fds
+constexpr char kHello = 'H';    // a joining rank's key (JoinSettings::key)
+constexpr char kFacts = 'F';    // facts, with the user namespace, mount namespace and root fds
 constexpr char kRefused = 'E';  // an error message for the joining rank
 constexpr std::size_t kMaxMessage = 4 << 20;
 
@@ -101,7 +101,8 @@ Received receive_message(int fd, Message& m) {
 }
 
 std::string seconds(std::chrono::milliseconds ms) {
-  return std::to_string(ms.count() / 1000) + (ms.count() % 1000 ? "." + std::to_string(ms.count() % 1000 / 100) : "") + " s";
+  return std::to_string(ms.count() / 1000) + (ms.count() % 1000 ? "." + std::to_string(ms.count() % 1000 / 100) : "") +
+         " s";
 }
 
 // The keeper: holds the namespaces and hands them out, then goes. It never execs and
@@ -171,9 +172,10 @@ std::string seconds(std::chrono::milliseconds ms) {
       continue;
     }
     if (joined >= s.peers) {
-      send_message(conn.get(), kRefused,
-                   "this node's container already has all " + std::to_string(s.peers) + " ranks expected (from " +
-                       s.peers_from + "); this rank is one too many. Is the count wrong? Give --join-ct, or a --join-tag per job step");
+      send_message(
+          conn.get(), kRefused,
+          "this node's container already has all " + std::to_string(s.peers) + " ranks expected (from " + s.peers_from +
+              "); this rank is one too many. Is the count wrong? Give --join-ct, or a --join-tag per job step");
       continue;
     }
     if (send_message(conn.get(), kFacts, facts, {userns, mntns, root})) {
@@ -205,7 +207,8 @@ std::optional<uid_t> abstract_socket_owner(const std::string& name) {
   for (;;) {
     ssize_t n = recv(nl.get(), buf.data(), buf.size(), 0);
     if (n <= 0) return std::nullopt;
-    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+    for (auto* h = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(h, static_cast<unsigned>(n));
+         h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) return std::nullopt;
       auto* d = static_cast<unix_diag_msg*>(NLMSG_DATA(h));
       int len = static_cast<int>(h->nlmsg_len - NLMSG_LENGTH(sizeof *d));
@@ -254,8 +257,10 @@ void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
   if (launcher_pid > 1) {
     launcher.reset(static_cast<int>(syscall(SYS_pidfd_open, launcher_pid, 0)));
     if (!launcher && errno == ESRCH)
-      throw Error("the launcher (pid " + std::to_string(launcher_pid) + ") exited while this rank was starting: not keeping a "
-                  "container that nothing would end with the job", kExitLauncherGone);
+      throw Error("the launcher (pid " + std::to_string(launcher_pid) +
+                      ") exited while this rank was starting: not keeping a "
+                      "container that nothing would end with the job",
+                  kExitLauncherGone);
     if (!launcher) throw_errno("join: pidfd_open of the launcher (pid " + std::to_string(launcher_pid) + ")");
   }
   UniqueFd devnull(open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -273,8 +278,8 @@ void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
     ignore_job_control_signals();
     // Fixed descriptors 3-8 and nothing else open: no PMI socket or launcher pipe is
     // held past the payload's life. Park ours above 1000, clear 3-999, bring them down.
-    const int want[] = {listener_.get(), userns.get(), mntns.get(), root.get(), winner.get(),
-                        launcher ? launcher.get() : devnull.get()};
+    const int want[] = {listener_.get(), userns.get(), mntns.get(),
+                        root.get(),      winner.get(), launcher ? launcher.get() : devnull.get()};
     int parked[6];
     for (int i = 0; i < 6; ++i)
       if ((parked[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 1000)) < 0) _exit(3);
@@ -304,8 +309,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
     UniqueFd sock = new_socket();
     if (bind(sock.get(), reinterpret_cast<const sockaddr*>(&a.addr), a.len) == 0) {
       check(listen(sock.get(), SOMAXCONN), "join: listen");
-      spdlog::info("join: first rank on this node for tag {}: building the container ({} ranks expected, from {})", s.tag,
-                   s.peers, s.peers_from);
+      spdlog::info("join: first rank on this node for tag {}: building the container ({} ranks expected, from {})",
+                   s.tag, s.peers, s.peers_from);
       return JoinLeader(std::move(sock), s);
     }
     if (errno != EADDRINUSE) throw_errno("join: can't bind the node's join socket @" + name);
@@ -328,8 +333,9 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
       refused = false;
       const ucred keeper = peer_of(sock.get());
       if (keeper.uid != getuid())
-        throw JoinUnavailable("join: the node's join socket @" + name + " is held by uid " + std::to_string(keeper.uid) +
-                              " (pid " + std::to_string(keeper.pid) + "), not by you (another user holds this job's join name)");
+        throw JoinUnavailable("join: the node's join socket @" + name + " is held by uid " +
+                              std::to_string(keeper.uid) + " (pid " + std::to_string(keeper.pid) +
+                              "), not by you (another user holds this job's join name)");
       Message m;
       Received got = Received::Closed;  // a first rank gone before it read this one's key: elect again
       if (send_message(sock.get(), kHello, s.key)) {
@@ -349,8 +355,9 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
                        s.peers, s.peers_from);
           return std::nullopt;
         case Received::TimedOut:
-          throw Error("join: waited " + seconds(s.timeout) + " for the first rank on this node (pid " + std::to_string(keeper.pid) +
-                      ") to build the container for tag " + s.tag + "; it is stuck or slow (raise HPAI_JOIN_TIMEOUT)");
+          throw Error("join: waited " + seconds(s.timeout) + " for the first rank on this node (pid " +
+                      std::to_string(keeper.pid) + ") to build the container for tag " + s.tag +
+                      "; it is stuck or slow (raise HPAI_JOIN_TIMEOUT)");
         case Received::Closed:
           // The first rank died before serving: elect again.
           spdlog::info("join: the first rank on this node (pid {}) failed before sharing its container; electing again",
@@ -360,8 +367,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
       }
     }
     if (Clock::now() >= deadline)
-      throw Error("join: no container for tag " + s.tag + " after " + seconds(s.timeout) + " (" + std::to_string(elections) +
-                  " first rank(s) failed)");
+      throw Error("join: no container for tag " + s.tag + " after " + seconds(s.timeout) + " (" +
+                  std::to_string(elections) + " first rank(s) failed)");
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
 }
@@ -371,12 +378,14 @@ JoinTicket ticket_from_pid(pid_t pid) {
   struct stat st {};
   if (stat(proc.c_str(), &st) != 0) throw_errno("--join-pid " + std::to_string(pid) + ": no such process");
   if (st.st_uid != getuid())
-    throw Error("--join-pid " + std::to_string(pid) + ": the process belongs to uid " + std::to_string(st.st_uid) + ", not you");
+    throw Error("--join-pid " + std::to_string(pid) + ": the process belongs to uid " + std::to_string(st.st_uid) +
+                ", not you");
   JoinTicket t;
   t.userns.reset(open((proc + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
   t.mntns.reset(open((proc + "/ns/mnt").c_str(), O_RDONLY | O_CLOEXEC));
   t.root.reset(open((proc + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!t.userns || !t.mntns || !t.root) throw_errno("--join-pid " + std::to_string(pid) + ": can't open its namespaces");
+  if (!t.userns || !t.mntns || !t.root)
+    throw_errno("--join-pid " + std::to_string(pid) + ": can't open its namespaces");
   t.keeper = pid;
   return t;
 }

@@ -9,9 +9,9 @@
 #include <cctype>
 #include <sstream>
 
-#include "hpai/base/path_text.hpp"
-#include "hpai/base/host_fs.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_fs.hpp"
+#include "hpai/base/path_text.hpp"
 
 namespace hpai {
 
@@ -55,8 +55,9 @@ std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::str
 }
 
 void map_pmix_names(Environment& env) {
-  static constexpr std::pair<const char*, const char*> kNames[] = {
-      {"PMIX_PTL_MODULE", "PMIX_MCA_ptl"}, {"PMIX_SECURITY_MODE", "PMIX_MCA_psec"}, {"PMIX_GDS_MODULE", "PMIX_MCA_gds"}};
+  static constexpr std::pair<const char*, const char*> kNames[] = {{"PMIX_PTL_MODULE", "PMIX_MCA_ptl"},
+                                                                   {"PMIX_SECURITY_MODE", "PMIX_MCA_psec"},
+                                                                   {"PMIX_GDS_MODULE", "PMIX_MCA_gds"}};
   for (const auto& [old_name, new_name] : kNames) {
     auto v = env.get(old_name);
     if (v && !env.has(new_name)) env.set(new_name, *v);
@@ -88,7 +89,8 @@ std::optional<std::string> lsf_master(const std::string& mcpu_hosts) {
 
 std::string need(const std::optional<int>& v, const char* what, const RankInfo& r) {
   if (!v)
-    throw Error(std::string("--torch-env: the ") + std::string(launcher_name(r.launcher)) + " environment does not give " + what);
+    throw Error(std::string("--torch-env: the ") + std::string(launcher_name(r.launcher)) +
+                " environment does not give " + what);
   return std::to_string(*v);
 }
 
@@ -96,8 +98,9 @@ std::string need(const std::optional<int>& v, const char* what, const RankInfo& 
 
 void set_torch_env(Environment& env, const RankInfo& r, const Environment& host) {
   if (r.launcher == Launcher::None)
-    throw Error("--torch-env: no batch launcher detected (no OMPI_*, PMI_*, SLURM_* or JSM_* rank variables); "
-                "start hpai-run with mpiexec, srun or jsrun, or set RANK/WORLD_SIZE yourself");
+    throw Error(
+        "--torch-env: no batch launcher detected (no OMPI_*, PMI_*, SLURM_* or JSM_* rank variables); "
+        "start hpai-run with mpiexec, srun or jsrun, or set RANK/WORLD_SIZE yourself");
   env.set("RANK", need(r.rank, "the rank", r));
   env.set("WORLD_SIZE", need(r.size, "the job size", r));
   env.set("LOCAL_RANK", need(r.local_rank, "the local rank", r));
@@ -126,7 +129,8 @@ void set_torch_env(Environment& env, const RankInfo& r, const Environment& host)
 
 std::vector<std::string> host_gpu_list(const Environment& env, const std::string& dev_dir) {
   if (auto cvd = env.get("CUDA_VISIBLE_DEVICES"); cvd && !cvd->empty()) return split_list(*cvd, ',');
-  if (auto nvd = env.get("NVIDIA_VISIBLE_DEVICES"); nvd && *nvd != "all" && *nvd != "none" && *nvd != "void" && !nvd->empty())
+  if (auto nvd = env.get("NVIDIA_VISIBLE_DEVICES");
+      nvd && *nvd != "all" && *nvd != "none" && *nvd != "void" && !nvd->empty())
     return split_list(*nvd, ',');
   std::vector<int> indices;
   if (DIR* d = opendir(dev_dir.c_str())) {
@@ -164,7 +168,8 @@ void set_gpu_per_rank(Environment& env, const RankInfo& r, const std::string& de
                 ")");
   auto gpus = host_gpu_list(env, dev_dir);
   if (gpus.empty())
-    throw Error("--gpu-per-rank: no GPUs to share: CUDA_VISIBLE_DEVICES is unset and " + dev_dir + " has no nvidiaN devices");
+    throw Error("--gpu-per-rank: no GPUs to share: CUDA_VISIBLE_DEVICES is unset and " + dev_dir +
+                " has no nvidiaN devices");
   auto mine = select_gpus(gpus, *r.local_rank, *r.local_size);
   std::string joined;
   for (const auto& g : mine) joined += (joined.empty() ? "" : ",") + g;

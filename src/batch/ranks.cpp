@@ -52,8 +52,8 @@ void check_within(const std::optional<int>& index, const std::optional<int>& cou
 }
 
 // The four numbers most launchers export under their own names.
-RankInfo from_variables(const Environment& env, Launcher launcher, const char* rank, const char* size, const char* local_rank,
-                        const char* local_size) {
+RankInfo from_variables(const Environment& env, Launcher launcher, const char* rank, const char* size,
+                        const char* local_rank, const char* local_size) {
   RankInfo r;
   r.launcher = launcher;
   r.rank = number(env, rank);
@@ -92,8 +92,8 @@ RankInfo hydra(const Environment& env) {
 }
 
 RankInfo lsf(const Environment& env) {
-  RankInfo r = from_variables(env, Launcher::Lsf, "JSM_NAMESPACE_RANK", "JSM_NAMESPACE_SIZE", "JSM_NAMESPACE_LOCAL_RANK",
-                              "JSM_NAMESPACE_LOCAL_SIZE");
+  RankInfo r = from_variables(env, Launcher::Lsf, "JSM_NAMESPACE_RANK", "JSM_NAMESPACE_SIZE",
+                              "JSM_NAMESPACE_LOCAL_RANK", "JSM_NAMESPACE_LOCAL_SIZE");
   if (auto job = env.get("LSB_JOBID")) {
     r.job = "lsf-" + *job;
     // Concurrent jsrun steps of one job differ by their PMIx namespace.
@@ -253,7 +253,8 @@ bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
   if (n <= 0) return false;
   const std::string_view text(buf, static_cast<std::size_t>(n));
   const std::size_t open_paren = text.find('('), close_paren = text.rfind(')');
-  if (open_paren == std::string_view::npos || close_paren == std::string_view::npos || close_paren < open_paren) return false;
+  if (open_paren == std::string_view::npos || close_paren == std::string_view::npos || close_paren < open_paren)
+    return false;
   name = std::string(text.substr(open_paren + 1, close_paren - open_paren - 1));
   const std::string_view rest = text.substr(close_paren + 1);  // " S 1200 ..."
   long v = 0;
@@ -264,9 +265,9 @@ bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
 
 bool is_launcher_name(const std::string& name) {
   static const std::string_view kLaunchers[] = {
-      "orted", "prted", "prterun", "orterun", "mpirun", "mpiexec",  // Open MPI, PMIx PRRTE
-      "hydra_pmi_proxy", "pmi_proxy", "mpiexec.hydra",              // MPICH, Intel MPI
-      "slurmstepd", "res", "jsmd", "pbs_mom", "flux-broker"};       // Slurm, LSF, jsrun, PBS, Flux
+      "orted",           "prted",     "prterun",       "orterun", "mpirun",     "mpiexec",  // Open MPI, PMIx PRRTE
+      "hydra_pmi_proxy", "pmi_proxy", "mpiexec.hydra",                                      // MPICH, Intel MPI
+      "slurmstepd",      "res",       "jsmd",          "pbs_mom", "flux-broker"};  // Slurm, LSF, jsrun, PBS, Flux
   for (std::string_view l : kLaunchers)
     if (name == l) return true;
   return false;

@@ -9,15 +9,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpai/base/host_info.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_info.hpp"
 
 namespace hpai {
 
 namespace {
 
 std::string replace_all(std::string s, const std::string& what, const std::string& with) {
-  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + with.size())) s.replace(p, what.size(), with);
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + with.size()))
+    s.replace(p, what.size(), with);
   return s;
 }
 
@@ -41,12 +42,18 @@ std::string stats_to_json(const PayloadStats& s) {
                       {"max_rss_kib", s.max_rss_kib},
                       {"exit_code", s.exit_code == -1 ? nlohmann::json(nullptr) : nlohmann::json(s.exit_code)},
                       {"signal", s.signal == 0 ? nlohmann::json(nullptr) : nlohmann::json(s.signal)},
-                      {"signal_name", s.signal == 0 ? nlohmann::json(nullptr) : nlohmann::json(std::string("SIG") + sigabbrev_np(s.signal))}};
+                      {"signal_name", s.signal == 0 ? nlohmann::json(nullptr)
+                                                    : nlohmann::json(std::string("SIG") + sigabbrev_np(s.signal))}};
   if (s.gpu_sampled) {
     nlohmann::json gpus = nlohmann::json::array();
     for (const auto& g : s.gpu.gpus)
-      gpus.push_back({{"index", g.index}, {"name", g.name}, {"util_mean_pct", g.util_mean}, {"util_max_pct", g.util_max},
-                      {"mem_used_max_mib", g.mem_used_max_mib}, {"mem_total_mib", g.mem_total_mib}, {"samples", g.samples}});
+      gpus.push_back({{"index", g.index},
+                      {"name", g.name},
+                      {"util_mean_pct", g.util_mean},
+                      {"util_max_pct", g.util_max},
+                      {"mem_used_max_mib", g.mem_used_max_mib},
+                      {"mem_total_mib", g.mem_total_mib},
+                      {"samples", g.samples}});
     j["gpus"] = gpus;
     if (!s.gpu.error.empty()) j["gpu_error"] = s.gpu.error;
   }
@@ -57,16 +64,20 @@ std::string stats_to_line(const PayloadStats& s) {
   std::string gpu;
   for (const auto& g : s.gpu.gpus) {
     char one[160];
-    std::snprintf(one, sizeof one, ", GPU %d util %.0f%% (max %d%%) mem %.0f/%.0f MiB", g.index, g.util_mean, g.util_max,
-                  g.mem_used_max_mib, g.mem_total_mib);
+    std::snprintf(one, sizeof one, ", GPU %d util %.0f%% (max %d%%) mem %.0f/%.0f MiB", g.index, g.util_mean,
+                  g.util_max, g.mem_used_max_mib, g.mem_total_mib);
     gpu += one;
   }
   if (s.gpu_sampled && !s.gpu.error.empty()) gpu += ", GPU: " + s.gpu.error;
   char buf[512];
   std::snprintf(buf, sizeof buf, "hpai-run: stats:%s wall %.3f s, user %.3f s, sys %.3f s, max RSS %ld KiB, %s",
-                s.rank.rank ? (" rank " + std::to_string(*s.rank.rank) + (s.rank.size ? "/" + std::to_string(*s.rank.size) : "") + ",").c_str() : "",
+                s.rank.rank ? (" rank " + std::to_string(*s.rank.rank) +
+                               (s.rank.size ? "/" + std::to_string(*s.rank.size) : "") + ",")
+                                  .c_str()
+                            : "",
                 s.wall_s, s.user_s, s.sys_s, s.max_rss_kib,
-                s.signal ? (std::string("killed by SIG") + sigabbrev_np(s.signal)).c_str() : ("exit " + std::to_string(s.exit_code)).c_str());
+                s.signal ? (std::string("killed by SIG") + sigabbrev_np(s.signal)).c_str()
+                         : ("exit " + std::to_string(s.exit_code)).c_str());
   return buf + gpu + "\n";
 }
 

@@ -27,7 +27,8 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
     }
   }
   std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
-    return a.j["rank"].is_number() && b.j["rank"].is_number() ? a.j["rank"].get<int>() < b.j["rank"].get<int>() : a.file < b.file;
+    return a.j["rank"].is_number() && b.j["rank"].is_number() ? a.j["rank"].get<int>() < b.j["rank"].get<int>()
+                                                              : a.file < b.file;
   });
   double wall = 0, user = 0, sys = 0, gpu_util = 0, gpu_mem = 0;
   int gpus = 0;
@@ -47,27 +48,30 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
         gpu_mem = std::max(gpu_mem, g.value("mem_used_max_mib", 0.0));
       }
     const std::string rank = j["rank"].is_number() ? std::to_string(j["rank"].get<int>()) : "-";
-    const std::string status = j["signal"].is_number() ? "killed by " + j.value("signal_name", std::string("?")) : "exit " + j["exit_code"].dump();
+    const std::string status = j["signal"].is_number() ? "killed by " + j.value("signal_name", std::string("?"))
+                                                       : "exit " + j["exit_code"].dump();
     if (status != "exit 0") failed.push_back(rank);
     char line[256];
-    std::snprintf(line, sizeof line, "%-5s %-18s %9.3f %9.3f %8.3f %13ld  %s\n", rank.c_str(), j["host"].get<std::string>().c_str(),
-                  j["wall_s"].get<double>(), j["user_s"].get<double>(), j["sys_s"].get<double>(), j["max_rss_kib"].get<long>(),
-                  status.c_str());
+    std::snprintf(line, sizeof line, "%-5s %-18s %9.3f %9.3f %8.3f %13ld  %s\n", rank.c_str(),
+                  j["host"].get<std::string>().c_str(), j["wall_s"].get<double>(), j["user_s"].get<double>(),
+                  j["sys_s"].get<double>(), j["max_rss_kib"].get<long>(), status.c_str());
     table += line;
   }
   if (json) {
-    nlohmann::json out = {{"ranks", rows.size()}, {"wall_s_max", wall}, {"user_s_total", user}, {"sys_s_total", sys},
-                          {"max_rss_kib", rss}, {"failed_ranks", failed}};
+    nlohmann::json out = {{"ranks", rows.size()}, {"wall_s_max", wall}, {"user_s_total", user},
+                          {"sys_s_total", sys},   {"max_rss_kib", rss}, {"failed_ranks", failed}};
     if (gpus) out["gpus"] = {{"sampled", gpus}, {"util_mean_pct", gpu_util / gpus}, {"mem_used_max_mib", gpu_mem}};
     return out.dump(2) + "\n";
   }
   char total[256];
-  std::snprintf(total, sizeof total, "%zu rank(s): slowest %.3f s, CPU %.3f s user + %.3f s sys, largest RSS %ld KiB, %zu failed\n",
+  std::snprintf(total, sizeof total,
+                "%zu rank(s): slowest %.3f s, CPU %.3f s user + %.3f s sys, largest RSS %ld KiB, %zu failed\n",
                 rows.size(), wall, user, sys, rss, failed.size());
   std::string gpu_line;
   if (gpus) {
     char g[160];
-    std::snprintf(g, sizeof g, "GPUs: %d sampled, mean utilisation %.1f%%, peak memory in use %.0f MiB\n", gpus, gpu_util / gpus, gpu_mem);
+    std::snprintf(g, sizeof g, "GPUs: %d sampled, mean utilisation %.1f%%, peak memory in use %.0f MiB\n", gpus,
+                  gpu_util / gpus, gpu_mem);
     gpu_line = g;
   }
   return table + total + gpu_line;

@@ -2,19 +2,21 @@
 
 #include <algorithm>
 
-#include "hpai/image/elf.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/image/elf.hpp"
 
 namespace hpai {
 
 namespace {
 
 CheckResult arch(const ImageFacts& f, const Target& t) {
-  if (f.arch.empty()) return {t.name, "arch", Verdict::Warn, "the image's architecture is unknown (no config, no ELF /bin/sh)"};
+  if (f.arch.empty())
+    return {t.name, "arch", Verdict::Warn, "the image's architecture is unknown (no config, no ELF /bin/sh)"};
   if (t.arch.empty()) return {t.name, "arch", Verdict::Skip, "the target's architecture is not given"};
   if (f.arch != t.arch)
     return {t.name, "arch", Verdict::Fail,
-            "the image is " + f.arch + " (" + f.arch_source + "), the target is " + t.arch + ": its programs can't run there; build the image for " + t.arch};
+            "the image is " + f.arch + " (" + f.arch_source + "), the target is " + t.arch +
+                ": its programs can't run there; build the image for " + t.arch};
   return {t.name, "arch", Verdict::Pass, f.arch};
 }
 
@@ -25,11 +27,13 @@ bool datacenter(const std::string& brand) {
 CheckResult cuda(const ImageFacts& f, const Target& t, const CudaTable& table) {
   if (f.cuda.empty()) return {t.name, "cuda", Verdict::Skip, "the image has no CUDA runtime"};
   const std::string what = "CUDA " + f.cuda + " runtime (" + f.cuda_source + ")";
-  if (t.driver.empty()) return {t.name, "cuda", Verdict::Warn, what + ", but the target has no NVIDIA driver: GPU code will fail there"};
+  if (t.driver.empty())
+    return {t.name, "cuda", Verdict::Warn, what + ", but the target has no NVIDIA driver: GPU code will fail there"};
   const std::string native = table.driver_cuda(t.driver);
   const std::string drv = "driver " + t.driver + (native.empty() ? "" : " (CUDA " + native + ")");
   if (!native.empty() && compare_versions(f.cuda, native) <= 0)
-    return {t.name, "cuda", Verdict::Pass, what + " on " + drv + (table.verified(t.driver) ? "" : "; table row unverified")};
+    return {t.name, "cuda", Verdict::Pass,
+            what + " on " + drv + (table.verified(t.driver) ? "" : "; table row unverified")};
   // Forward compatibility: the image's own newer libcuda, on datacenter GPUs only, and
   // never one of the host driver's own branch.
   const std::string branch = t.driver.substr(0, t.driver.find('.'));
@@ -39,7 +43,8 @@ CheckResult cuda(const ImageFacts& f, const Target& t, const CudaTable& table) {
     if (compat_cuda.empty() || compare_versions(f.cuda, compat_cuda) > 0) continue;
     if (datacenter(t.brand))
       return {t.name, "cuda", Verdict::Warn,
-              what + " on " + drv + " through the image's forward-compatibility libcuda " + compat + " (datacenter GPUs only)"};
+              what + " on " + drv + " through the image's forward-compatibility libcuda " + compat +
+                  " (datacenter GPUs only)"};
     if (t.brand.empty())
       return {t.name, "cuda", Verdict::Warn,
               what + " on " + drv + " needs the image's forward-compatibility libcuda " + compat +
@@ -51,7 +56,8 @@ CheckResult cuda(const ImageFacts& f, const Target& t, const CudaTable& table) {
             what + " on " + drv + " through minor version compatibility (driver >= " + minimum +
                 "): runs, but PTX code built for the newer toolkit can't be JIT-compiled"};
   return {t.name, "cuda", Verdict::Fail,
-          what + " needs a driver supporting CUDA " + f.cuda + (minimum.empty() ? "" : " (at least " + minimum + " with minor version compatibility)") +
+          what + " needs a driver supporting CUDA " + f.cuda +
+              (minimum.empty() ? "" : " (at least " + minimum + " with minor version compatibility)") +
               "; the target has " + drv + ": CUDA fails with error 803/804 (unsupported driver) there"};
 }
 
@@ -70,12 +76,11 @@ CheckResult require_cuda(const ImageFacts& f, const Target& t, const CudaTable& 
       return {t.name, "require_cuda", Verdict::Pass, "NVIDIA_REQUIRE_CUDA=\"" + f.require_cuda + "\" holds"};
     case RequireResult::State::Undecided:
       return {t.name, "require_cuda", Verdict::Warn, r.detail + " (NVIDIA_REQUIRE_CUDA=\"" + f.require_cuda + "\")"};
-    case RequireResult::State::Unsatisfied:
-      break;
+    case RequireResult::State::Unsatisfied: break;
   }
   return {t.name, "require_cuda", Verdict::Fail,
-          r.detail + ", please update your driver to a newer version, or use an earlier cuda container (driver " + t.driver +
-              " supports CUDA " + ctx.cuda + ")"};
+          r.detail + ", please update your driver to a newer version, or use an earlier cuda container (driver " +
+              t.driver + " supports CUDA " + ctx.cuda + ")"};
 }
 
 bool glibc_newer(const std::string& a, const std::string& b) { return compare_versions(a, b) > 0; }
@@ -83,22 +88,28 @@ bool glibc_newer(const std::string& a, const std::string& b) { return compare_ve
 CheckResult glibc(const ImageFacts& f, const Target& t) {
   if (!f.needs_newer_glibc.empty()) {
     const auto& n = f.needs_newer_glibc.front();
-    return {t.name, "glibc", Verdict::Fail,
-            "the image is inconsistent: " + n.file + " needs GLIBC_" + n.version + " but its libc (" + f.libc + ") has " + f.glibc +
-                (f.needs_newer_glibc.size() > 1 ? " (and " + std::to_string(f.needs_newer_glibc.size() - 1) + " more files)" : "")};
+    return {
+        t.name, "glibc", Verdict::Fail,
+        "the image is inconsistent: " + n.file + " needs GLIBC_" + n.version + " but its libc (" + f.libc + ") has " +
+            f.glibc +
+            (f.needs_newer_glibc.size() > 1 ? " (and " + std::to_string(f.needs_newer_glibc.size() - 1) + " more files)"
+                                            : "")};
   }
   if (t.injected_glibc.empty())
     return {t.name, "glibc", f.glibc.empty() ? Verdict::Skip : Verdict::Pass,
-            f.glibc.empty() ? "no glibc in the image, and nothing injected" : "glibc " + f.glibc + "; the target injects no host libraries"};
+            f.glibc.empty() ? "no glibc in the image, and nothing injected"
+                            : "glibc " + f.glibc + "; the target injects no host libraries"};
   if (f.glibc.empty())
     return {t.name, "glibc", Verdict::Fail,
             "the target injects host libraries needing GLIBC_" + t.injected_glibc + " (" + t.injected_glibc_from +
                 "), but the image has no glibc (musl or static?)"};
   if (glibc_newer(t.injected_glibc, f.glibc))
     return {t.name, "glibc", Verdict::Fail,
-            "host library " + t.injected_glibc_from + " injected by the target needs GLIBC_" + t.injected_glibc + "; the image has glibc " +
-                f.glibc + ": it fails to load (\"version `GLIBC_" + t.injected_glibc + "' not found\"); use a newer base image or --no-gpu/--no-mpi"};
-  return {t.name, "glibc", Verdict::Pass, "image glibc " + f.glibc + " >= " + t.injected_glibc + " needed by injected host libraries"};
+            "host library " + t.injected_glibc_from + " injected by the target needs GLIBC_" + t.injected_glibc +
+                "; the image has glibc " + f.glibc + ": it fails to load (\"version `GLIBC_" + t.injected_glibc +
+                "' not found\"); use a newer base image or --no-gpu/--no-mpi"};
+  return {t.name, "glibc", Verdict::Pass,
+          "image glibc " + f.glibc + " >= " + t.injected_glibc + " needed by injected host libraries"};
 }
 
 CheckResult mpi(const ImageFacts& f, const Target& t) {
@@ -107,8 +118,10 @@ CheckResult mpi(const ImageFacts& f, const Target& t) {
   const auto& m = *t.mpi;
   if (std::find(f.mpi_families.begin(), f.mpi_families.end(), m.family) == f.mpi_families.end())
     return {t.name, "mpi", Verdict::Fail,
-            std::string("the image's MPI is ") + (f.mpi_families.empty() ? "unknown" : to_string(f.mpi_families.front())) +
-                ", the target's host MPI is " + to_string(m.family) + ": different ABIs can't be swapped (run with --no-mpi over the image's own MPI)"};
+            std::string("the image's MPI is ") +
+                (f.mpi_families.empty() ? "unknown" : to_string(f.mpi_families.front())) +
+                ", the target's host MPI is " + to_string(m.family) +
+                ": different ABIs can't be swapped (run with --no-mpi over the image's own MPI)"};
   std::vector<std::string> warnings;
   for (const auto& host : m.libraries) {
     std::vector<FoundLibrary> same;
@@ -127,7 +140,8 @@ CheckResult mpi(const ImageFacts& f, const Target& t) {
     }
     if (!ok) return {t.name, "mpi", Verdict::Fail, best_error + " (" + to_string(m.compat) + " mode)"};
   }
-  std::string msg = std::string(to_string(m.family)) + " host libraries fit the image's (" + to_string(m.compat) + " mode)";
+  std::string msg =
+      std::string(to_string(m.family)) + " host libraries fit the image's (" + to_string(m.compat) + " mode)";
   if (!warnings.empty()) return {t.name, "mpi", Verdict::Warn, msg + "; " + warnings.front()};
   return {t.name, "mpi", Verdict::Pass, msg};
 }

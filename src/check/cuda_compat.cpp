@@ -5,10 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpai/base/path_text.hpp"
-#include "hpai/check/cuda_table_data.hpp"
 #include "hpai/base/environment.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/path_text.hpp"
+#include "hpai/check/cuda_table_data.hpp"
 
 namespace hpai {
 
@@ -42,16 +42,20 @@ int compare_versions(const std::string& a, const std::string& b) {
   return 0;
 }
 
-CudaTable CudaTable::builtin() { return from_json(kBuiltinCudaTable, "the built-in CUDA table (recipes/cuda-driver-table.json)"); }
+CudaTable CudaTable::builtin() {
+  return from_json(kBuiltinCudaTable, "the built-in CUDA table (recipes/cuda-driver-table.json)");
+}
 
 CudaTable CudaTable::from_json(const std::string& text, const std::string& what) {
   CudaTable t;
   try {
     auto j = nlohmann::json::parse(text);
-    if (j.value("hpai_cuda_table", 0) != 1) throw Error(what + ": not an hpai CUDA table (\"hpai_cuda_table\": 1 missing)");
+    if (j.value("hpai_cuda_table", 0) != 1)
+      throw Error(what + ": not an hpai CUDA table (\"hpai_cuda_table\": 1 missing)");
     t.source_ = j.value("source", "");
     for (const auto& row : j.at("native"))
-      t.native_.push_back({row.at("driver").get<std::string>(), row.at("cuda").get<std::string>(), row.value("verified", true)});
+      t.native_.push_back(
+          {row.at("driver").get<std::string>(), row.at("cuda").get<std::string>(), row.value("verified", true)});
     for (const auto& row : j.at("minor_version_compatibility"))
       t.minor_.push_back({row.at("cuda").get<std::string>(), row.at("driver").get<std::string>()});
   } catch (const nlohmann::json::exception& e) {
@@ -112,11 +116,17 @@ RequireResult evaluate_require_cuda(const std::string& expr, const RequireContex
       if (value.empty() || (op != "=" && op != "!=" && op != "<" && op != "<=" && op != ">" && op != ">="))
         throw Error("NVIDIA_REQUIRE_CUDA: malformed condition \"" + cond + "\"");
       std::string have;
-      if (key == "cuda") have = ctx.cuda;
-      else if (key == "driver") have = ctx.driver;
-      else if (key == "brand") have = ctx.brand;
-      else if (key == "arch") have = ctx.arch;
-      else throw Error("NVIDIA_REQUIRE_CUDA: unknown key \"" + key + "\" in \"" + cond + "\" (known: cuda, driver, brand, arch)");
+      if (key == "cuda")
+        have = ctx.cuda;
+      else if (key == "driver")
+        have = ctx.driver;
+      else if (key == "brand")
+        have = ctx.brand;
+      else if (key == "arch")
+        have = ctx.arch;
+      else
+        throw Error("NVIDIA_REQUIRE_CUDA: unknown key \"" + key + "\" in \"" + cond +
+                    "\" (known: cuda, driver, brand, arch)");
       Truth t;
       if (have.empty()) {
         t = Truth::Unknown;
@@ -126,7 +136,12 @@ RequireResult evaluate_require_cuda(const std::string& expr, const RequireContex
         t = (op == "=") == eq ? Truth::True : Truth::False;
       } else {
         int c = compare_versions(have, value);
-        bool ok = op == "=" ? c == 0 : op == "!=" ? c != 0 : op == "<" ? c < 0 : op == "<=" ? c <= 0 : op == ">" ? c > 0 : c >= 0;
+        bool ok = op == "="    ? c == 0
+                  : op == "!=" ? c != 0
+                  : op == "<"  ? c < 0
+                  : op == "<=" ? c <= 0
+                  : op == ">"  ? c > 0
+                               : c >= 0;
         t = ok ? Truth::True : Truth::False;
       }
       if (t == Truth::False) {

@@ -8,16 +8,16 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
-#include "hpai/image/elf.hpp"
 #include "hpai/base/environment.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/image/image_import.hpp"
-#include "hpai/site/ld_cache.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
+#include "hpai/image/elf.hpp"
+#include "hpai/image/image_import.hpp"
 #include "hpai/image/path_in_root.hpp"
 #include "hpai/image/storage.hpp"
+#include "hpai/site/ld_cache.hpp"
 
 namespace hpai {
 
@@ -78,8 +78,8 @@ void find_glibc(const ImageFs& image, ImageFacts& f, const std::vector<FoundLibr
   std::vector<std::string> candidates;
   for (const auto& l : libs)
     if (l.linker_name == "libc" && l.path.ends_with("libc.so.6")) candidates.push_back(l.path);
-  for (const char* dir : {"/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib/powerpc64le-linux-gnu", "/lib64", "/usr/lib64",
-                          "/lib", "/usr/lib"})
+  for (const char* dir : {"/lib/x86_64-linux-gnu", "/lib/aarch64-linux-gnu", "/lib/powerpc64le-linux-gnu", "/lib64",
+                          "/usr/lib64", "/lib", "/usr/lib"})
     candidates.push_back(std::string(dir) + "/libc.so.6");
   for (const auto& c : candidates) {
     auto rel = resolved(image, c);
@@ -127,7 +127,8 @@ void find_cuda(const ImageFs& image, const ImageConfig& config, ImageFacts& f, c
   for (const auto& top : image.list("usr/local"))
     if (top.starts_with("cuda")) {
       dirs.push_back("usr/local/" + top + "/lib64");
-      for (const auto& t : image.list("usr/local/" + top + "/targets")) dirs.push_back("usr/local/" + top + "/targets/" + t + "/lib");
+      for (const auto& t : image.list("usr/local/" + top + "/targets"))
+        dirs.push_back("usr/local/" + top + "/targets/" + t + "/lib");
       for (const auto& name : image.list("usr/local/" + top + "/compat")) {
         auto lib = parse_library_name(name);
         if (lib && lib->linker_name == "libcuda" && lib->version.size() >= 2 &&
@@ -186,7 +187,8 @@ ImageFacts gather_image_facts(const ImageFs& image, const ImageConfig& config, i
   scan_glibc_needs(image, f, libs, max_elf);
   find_cuda(image, config, f, libs);
   for (const auto& l : libs)
-    if (l.linker_name == "libmpi" || l.linker_name == "libmpich" || l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte")
+    if (l.linker_name == "libmpi" || l.linker_name == "libmpich" || l.linker_name == "libopen-pal" ||
+        l.linker_name == "libopen-rte")
       f.mpi_libraries.push_back(l);
   f.mpi_families = mpi_families(f.mpi_libraries);
   return f;

@@ -6,12 +6,12 @@
 #include <fstream>
 #include <sstream>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
-#include "hpai/image/elf.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
+#include "hpai/image/elf.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/nvidia.hpp"
 #include "hpai/site/profile_plan.hpp"
@@ -22,7 +22,8 @@ namespace {
 
 using nlohmann::json;
 
-const std::vector<std::string> kTargetKeys = {"name", "arch", "driver", "brand", "gpu_arch", "injected_glibc", "injected_glibc_from", "mpi"};
+const std::vector<std::string> kTargetKeys = {
+    "name", "arch", "driver", "brand", "gpu_arch", "injected_glibc", "injected_glibc_from", "mpi"};
 const std::vector<std::string> kArchs = {"amd64", "arm64", "ppc64le", "ppc64", "s390x", "386", "arm", "riscv64"};
 
 FoundLibrary library_by_name(const std::string& name) {
@@ -72,12 +73,16 @@ std::string host_architecture() {
 std::vector<Target> parse_matrix(const std::string& text, const std::string& file) {
   JsonSource src = JsonSource::parse(text, file);
   std::vector<std::string> errors;
-  auto error = [&](const std::string& ptr, const std::string& msg) { errors.push_back(src.where(ptr).str() + ": error: " + msg); };
-  auto check_keys = [&](const std::string& ptr, const json& j, const std::vector<std::string>& keys, const std::string& what) {
+  auto error = [&](const std::string& ptr, const std::string& msg) {
+    errors.push_back(src.where(ptr).str() + ": error: " + msg);
+  };
+  auto check_keys = [&](const std::string& ptr, const json& j, const std::vector<std::string>& keys,
+                        const std::string& what) {
     for (const auto& [k, v] : j.items())
       if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
         std::string guess = closest_match(k, keys);
-        error(json_pointer_child(ptr, k), "unknown key \"" + k + "\" in " + what + (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
+        error(json_pointer_child(ptr, k),
+              "unknown key \"" + k + "\" in " + what + (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
       }
   };
   const json& root = src.root();
@@ -85,8 +90,10 @@ std::vector<Target> parse_matrix(const std::string& text, const std::string& fil
   if (!root.is_object()) throw Error(file + ": a driver matrix is a JSON object");
   check_keys("", root, {"hpai_matrix", "description", "targets"}, "a driver matrix");
   if (root.value("hpai_matrix", 0) != kMatrixSchemaVersion)
-    error("", "not an hpai driver matrix: \"hpai_matrix\": " + std::to_string(kMatrixSchemaVersion) + " is missing or another version");
-  if (!root.contains("targets") || !root["targets"].is_array()) error("", "\"targets\" must be an array of targets");
+    error("", "not an hpai driver matrix: \"hpai_matrix\": " + std::to_string(kMatrixSchemaVersion) +
+                  " is missing or another version");
+  if (!root.contains("targets") || !root["targets"].is_array())
+    error("", "\"targets\" must be an array of targets");
   else
     for (std::size_t i = 0; i < root["targets"].size(); ++i) {
       const std::string ptr = "/targets/" + std::to_string(i);
@@ -111,7 +118,8 @@ std::vector<Target> parse_matrix(const std::string& text, const std::string& fil
       t.arch = str("arch");
       if (!t.arch.empty() && std::find(kArchs.begin(), kArchs.end(), t.arch) == kArchs.end()) {
         std::string guess = closest_match(t.arch, kArchs);
-        error(json_pointer_child(ptr, "arch"), "unknown architecture \"" + t.arch + "\" (OCI names: amd64, arm64, ppc64le, ...)" +
+        error(json_pointer_child(ptr, "arch"), "unknown architecture \"" + t.arch +
+                                                   "\" (OCI names: amd64, arm64, ppc64le, ...)" +
                                                    (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
       }
       t.driver = str("driver");
@@ -120,21 +128,29 @@ std::vector<Target> parse_matrix(const std::string& text, const std::string& fil
       t.brand = str("brand");
       t.gpu_arch = str("gpu_arch");
       t.injected_glibc = str("injected_glibc");
-      t.injected_glibc_from = j.contains("injected_glibc_from") ? str("injected_glibc_from") : "the site's host libraries";
+      t.injected_glibc_from =
+          j.contains("injected_glibc_from") ? str("injected_glibc_from") : "the site's host libraries";
       if (j.contains("mpi")) {
         const std::string mp = json_pointer_child(ptr, "mpi");
         const json& m = j["mpi"];
         check_keys(mp, m, {"family", "compat", "libraries"}, "mpi");
         Target::Mpi mpi;
         const std::string family = m.value("family", "");
-        if (family == "mpich") mpi.family = MpiFamily::Mpich;
-        else if (family == "openmpi") mpi.family = MpiFamily::OpenMpi;
-        else error(json_pointer_child(mp, "family"), "mpi family must be \"mpich\" or \"openmpi\"");
+        if (family == "mpich")
+          mpi.family = MpiFamily::Mpich;
+        else if (family == "openmpi")
+          mpi.family = MpiFamily::OpenMpi;
+        else
+          error(json_pointer_child(mp, "family"), "mpi family must be \"mpich\" or \"openmpi\"");
         const std::string compat = m.value("compat", mpi.family == MpiFamily::OpenMpi ? "strict" : "major");
-        if (compat == "major") mpi.compat = MpiCompat::Major;
-        else if (compat == "full") mpi.compat = MpiCompat::Full;
-        else if (compat == "strict") mpi.compat = MpiCompat::Strict;
-        else error(json_pointer_child(mp, "compat"), "mpi compat must be major, full or strict");
+        if (compat == "major")
+          mpi.compat = MpiCompat::Major;
+        else if (compat == "full")
+          mpi.compat = MpiCompat::Full;
+        else if (compat == "strict")
+          mpi.compat = MpiCompat::Strict;
+        else
+          error(json_pointer_child(mp, "compat"), "mpi compat must be major, full or strict");
         if (m.contains("libraries") && m["libraries"].is_array())
           for (std::size_t k = 0; k < m["libraries"].size(); ++k) {
             try {
@@ -168,15 +184,23 @@ Target target_from_spec(const std::string& spec) {
     auto eq = item.find('=');
     if (eq == std::string::npos) throw Error("--target: \"" + item + "\" is not KEY=VALUE", kExitUsage);
     const std::string k = item.substr(0, eq), v = item.substr(eq + 1);
-    if (k == "name") t.name = v;
-    else if (k == "arch") t.arch = v;
-    else if (k == "driver") t.driver = v;
-    else if (k == "brand") t.brand = v;
-    else if (k == "gpu_arch") t.gpu_arch = v;
-    else if (k == "glibc") { t.injected_glibc = v; t.injected_glibc_from = "the target's host libraries"; }
-    else {
+    if (k == "name")
+      t.name = v;
+    else if (k == "arch")
+      t.arch = v;
+    else if (k == "driver")
+      t.driver = v;
+    else if (k == "brand")
+      t.brand = v;
+    else if (k == "gpu_arch")
+      t.gpu_arch = v;
+    else if (k == "glibc") {
+      t.injected_glibc = v;
+      t.injected_glibc_from = "the target's host libraries";
+    } else {
       std::string guess = closest_match(k, {"name", "arch", "driver", "brand", "gpu_arch", "glibc"});
-      throw Error("--target: unknown key \"" + k + "\"" + (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"), kExitUsage);
+      throw Error("--target: unknown key \"" + k + "\"" + (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"),
+                  kExitUsage);
     }
   }
   if (t.name.empty()) t.name = spec;

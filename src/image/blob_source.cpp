@@ -10,16 +10,15 @@
 #include <cerrno>
 #include <optional>
 
-#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/path_text.hpp"
+#include "hpai/image/archive_handle.hpp"
 #include "hpai/image/unpack.hpp"
 
 namespace hpai {
 
 namespace {
-
 
 // A member name as the archive's index uses it; nullopt for names that leave the
 // archive ("..") or name its root: no blob is called that.
@@ -182,12 +181,15 @@ std::string TarMembers::read_small(const std::string& name, std::size_t max) con
   drain(*src, [&](const void* p, std::size_t n) {
     out.append(static_cast<const char*>(p), n);
     if (out.size() > max)
-      throw Error("can't read " + path_ + ":" + name + ": larger than hpai's limit of " + std::to_string(max >> 20) + " MiB for it");
+      throw Error("can't read " + path_ + ":" + name + ": larger than hpai's limit of " + std::to_string(max >> 20) +
+                  " MiB for it");
   });
   return out;
 }
 
-std::unique_ptr<BlobStore> BlobStore::directory(std::string root) { return std::make_unique<DirectoryStore>(std::move(root)); }
+std::unique_ptr<BlobStore> BlobStore::directory(std::string root) {
+  return std::make_unique<DirectoryStore>(std::move(root));
+}
 std::unique_ptr<BlobStore> BlobStore::tar(std::string path) { return std::make_unique<TarStore>(std::move(path)); }
 
 void drain(ByteSource& source, const std::function<void(const void*, std::size_t)>& sink) {

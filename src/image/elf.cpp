@@ -28,7 +28,8 @@ constexpr std::uint64_t kMaxSection = 64 << 20;  // no sane dynamic table or str
 class Reader {
  public:
   using ReadAt = std::function<std::string(std::uint64_t offset, std::size_t size)>;
-  Reader(ReadAt read, std::uint64_t size, std::string what) : read_(std::move(read)), size_(size), what_(std::move(what)) {}
+  Reader(ReadAt read, std::uint64_t size, std::string what)
+      : read_(std::move(read)), size_(size), what_(std::move(what)) {}
 
   std::string bytes(std::uint64_t offset, std::uint64_t size) const {
     if (offset > size_ || size > size_ - offset || size > kMaxSection)
@@ -45,7 +46,8 @@ class Reader {
     if (off + static_cast<std::size_t>(n) > buf.size()) throw Error(what_ + ": malformed ELF file (truncated entry)");
     std::uint64_t v = 0;
     for (int i = 0; i < n; ++i) {
-      auto byte = static_cast<std::uint64_t>(static_cast<unsigned char>(buf[off + static_cast<std::size_t>(little_ ? n - 1 - i : i)]));
+      auto byte = static_cast<std::uint64_t>(
+          static_cast<unsigned char>(buf[off + static_cast<std::size_t>(little_ ? n - 1 - i : i)]));
       v = (v << 8) | byte;
     }
     return v;
@@ -76,7 +78,8 @@ std::vector<Section> sections(const Reader& r, const std::string& header) {
   const std::uint64_t shnum = r.uint(header, is64 ? 60 : 48, 2);
   std::vector<Section> out;
   if (shoff == 0 || shnum == 0) return out;  // no section headers (stripped hard): nothing to read
-  if (shentsize < (is64 ? 64u : 40u)) throw Error(r.what() + ": malformed ELF file (section header size " + std::to_string(shentsize) + ")");
+  if (shentsize < (is64 ? 64u : 40u))
+    throw Error(r.what() + ": malformed ELF file (section header size " + std::to_string(shentsize) + ")");
   const std::string table = r.bytes(shoff, shentsize * shnum);
   for (std::uint64_t i = 0; i < shnum; ++i) {
     const std::size_t b = static_cast<std::size_t>(i * shentsize);
@@ -169,10 +172,14 @@ void read_verdef(const Reader& r, const std::vector<Section>& all, const Section
 std::optional<ElfInfo> parse(Reader& r, std::uint64_t size, ElfParts parts = ElfParts::All) {
   if (size < 16) return std::nullopt;
   const std::string ident = r.bytes(0, 16);
-  if (ident.compare(0, 4, "\x7f" "ELF") != 0) return std::nullopt;
+  if (ident.compare(0, 4,
+                    "\x7f"
+                    "ELF") != 0)
+    return std::nullopt;
   const int cls = ident[4], data = ident[5];
   if ((cls != 1 && cls != 2) || (data != 1 && data != 2))
-    throw Error(r.what() + ": malformed ELF file (class " + std::to_string(cls) + ", byte order " + std::to_string(data) + ")");
+    throw Error(r.what() + ": malformed ELF file (class " + std::to_string(cls) + ", byte order " +
+                std::to_string(data) + ")");
   r.set_format(cls == 2, data == 1);
   const std::string header = r.bytes(0, cls == 2 ? 64 : 52);
   ElfInfo info;
@@ -193,7 +200,8 @@ std::optional<ElfInfo> parse(Reader& r, std::uint64_t size, ElfParts parts = Elf
 }  // namespace
 
 std::optional<ElfInfo> parse_elf(const std::string& bytes, const std::string& what) {
-  Reader r([&](std::uint64_t off, std::size_t n) { return bytes.substr(static_cast<std::size_t>(off), n); }, bytes.size(), what);
+  Reader r([&](std::uint64_t off, std::size_t n) { return bytes.substr(static_cast<std::size_t>(off), n); },
+           bytes.size(), what);
   return parse(r, bytes.size());
 }
 

@@ -101,7 +101,9 @@ ImageConfig image_config_from_metadata(const std::string& text, const std::strin
   }
 }
 
-ImageConfig read_image_config(const std::string& image_root) { return read_image_config(*open_directory_image(image_root)); }
+ImageConfig read_image_config(const std::string& image_root) {
+  return read_image_config(*open_directory_image(image_root));
+}
 
 ImageConfig read_image_config(const ImageFs& image) {
   const std::string meta = image.describe() + "/" + kImageMetadataPath;
@@ -126,17 +128,14 @@ ImageConfig image_config_from_oci(const std::string& config_json, const std::str
 
 void write_image_config(const std::string& image_root, const ImageConfig& c) {
   json cfg = {{"Env", c.env}, {"WorkingDir", c.workdir}, {"Entrypoint", c.entrypoint},
-              {"Cmd", c.cmd},  {"User", c.user},          {"Labels", c.labels}};
-  json doc = {{"hpai_image_version", kImageMetadataVersion},
-              {"architecture", c.architecture},
-              {"os", c.os},
-              {"config", cfg}};
+              {"Cmd", c.cmd}, {"User", c.user},          {"Labels", c.labels}};
+  json doc = {
+      {"hpai_image_version", kImageMetadataVersion}, {"architecture", c.architecture}, {"os", c.os}, {"config", cfg}};
   if (!c.import.format.empty())
-    doc["import"] = {{"format", c.import.format},   {"source", c.import.source},
-                     {"digest", c.import.digest},   {"created", c.import.created},
-                     {"imported", c.import.imported}, {"layers", c.import.layers},
-                     {"size", c.import.size},       {"source_size", c.import.source_size},
-                     {"source_mtime", c.import.source_mtime}};
+    doc["import"] = {
+        {"format", c.import.format},   {"source", c.import.source},           {"digest", c.import.digest},
+        {"created", c.import.created}, {"imported", c.import.imported},       {"layers", c.import.layers},
+        {"size", c.import.size},       {"source_size", c.import.source_size}, {"source_mtime", c.import.source_mtime}};
   // By fd, in a .hpai made afresh: whatever the unpacked tree had there (a symlink out of
   // the image, a file, a tree) goes first, so nothing can aim this write elsewhere.
   UniqueFd root(open(image_root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

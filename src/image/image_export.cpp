@@ -10,10 +10,10 @@
 #include <memory>
 #include <vector>
 
-#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/image/storage.hpp"
 #include "hpai/base/subprocess.hpp"
+#include "hpai/image/archive_handle.hpp"
+#include "hpai/image/storage.hpp"
 
 namespace hpai {
 
@@ -23,16 +23,21 @@ void export_tar(const std::string& dir, const std::string& out) {
   ArchiveWriter wguard(archive_write_new());
   struct archive* w = wguard.get();
   archive_write_set_format_pax_restricted(w);
-  if (out.ends_with(".gz") || out.ends_with(".tgz")) archive_write_add_filter_gzip(w);
-  else if (out.ends_with(".zst")) archive_write_add_filter_zstd(w);
-  else if (out.ends_with(".xz")) archive_write_add_filter_xz(w);
-  if (archive_write_open_filename(w, out.c_str()) != ARCHIVE_OK) throw Error("can't write " + out + ": " + archive_error_string(w));
+  if (out.ends_with(".gz") || out.ends_with(".tgz"))
+    archive_write_add_filter_gzip(w);
+  else if (out.ends_with(".zst"))
+    archive_write_add_filter_zstd(w);
+  else if (out.ends_with(".xz"))
+    archive_write_add_filter_xz(w);
+  if (archive_write_open_filename(w, out.c_str()) != ARCHIVE_OK)
+    throw Error("can't write " + out + ": " + archive_error_string(w));
 
   ArchiveReader dguard(archive_read_disk_new());
   struct archive* disk = dguard.get();
   archive_read_disk_set_symlink_physical(disk);
   archive_read_disk_set_standard_lookup(disk);
-  if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
+  if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK)
+    throw Error("can't read " + dir + ": " + archive_error_string(disk));
   ArchiveEntry eguard(archive_entry_new());
   struct archive_entry* e = eguard.get();
   std::vector<char> buf(1 << 20);
@@ -76,7 +81,8 @@ void export_image(const std::string& dir, const std::string& out, std::string fo
   const auto slash = out.rfind('/');
   const std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : out.substr(0, slash);
   std::string tmp_dir = parent + "/.hpai-export.XXXXXX";
-  if (mkdtemp(tmp_dir.data()) == nullptr) throw_errno("can't create a temporary directory in " + parent + " for " + out);
+  if (mkdtemp(tmp_dir.data()) == nullptr)
+    throw_errno("can't create a temporary directory in " + parent + " for " + out);
   const std::string tmp = tmp_dir + "/image";
   try {
     if (format == "tar") {

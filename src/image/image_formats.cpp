@@ -39,7 +39,9 @@ bool is_layer_type(const std::string& t) {
   return false;
 }
 
-bool is_hex64(const std::string& s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos; }
+bool is_hex64(const std::string& s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
 
 std::string lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -78,16 +80,19 @@ std::string read_verified(const BlobStore& store, const json& desc, const std::s
   if (!store.has(path)) throw Error(what + ": blob " + store.describe(path) + " is missing");
   std::string data = store.read_small(path);
   if (sha256_of(data) != hex)
-    throw Error(what + ": " + store.describe(path) + " does not match its digest sha256:" + hex + " (corrupt or tampered)");
-  if (desc.contains("size") && desc.at("size").is_number_integer() && desc.at("size").get<std::int64_t>() != static_cast<std::int64_t>(data.size()))
-    throw Error(what + ": " + store.describe(path) + " is " + std::to_string(data.size()) + " bytes, its descriptor says " +
-                desc.at("size").dump());
+    throw Error(what + ": " + store.describe(path) + " does not match its digest sha256:" + hex +
+                " (corrupt or tampered)");
+  if (desc.contains("size") && desc.at("size").is_number_integer() &&
+      desc.at("size").get<std::int64_t>() != static_cast<std::int64_t>(data.size()))
+    throw Error(what + ": " + store.describe(path) + " is " + std::to_string(data.size()) +
+                " bytes, its descriptor says " + desc.at("size").dump());
   return data;
 }
 
 std::vector<std::string> diff_ids(const json& config, const std::string& what) {
   std::vector<std::string> out;
-  if (!config.contains("rootfs") || !config.at("rootfs").is_object() || !config.at("rootfs").contains("diff_ids")) return out;
+  if (!config.contains("rootfs") || !config.at("rootfs").is_object() || !config.at("rootfs").contains("diff_ids"))
+    return out;
   for (const auto& d : config.at("rootfs").at("diff_ids")) {
     if (!d.is_string()) throw Error(what + ": rootfs.diff_ids must hold strings");
     out.push_back(sha256_hex_of_digest(d.get<std::string>(), what + " diff_id"));
@@ -120,7 +125,8 @@ void collect(const BlobStore& store, const json& index, const std::string& what,
   for (const auto& d : index.at("manifests")) {
     std::string type = str_or(d, "mediaType", "", what);
     std::string ref = inherited_ref;
-    if (d.is_object() && d.contains("annotations")) ref = str_or(d.at("annotations"), "org.opencontainers.image.ref.name", ref, what);
+    if (d.is_object() && d.contains("annotations"))
+      ref = str_or(d.at("annotations"), "org.opencontainers.image.ref.name", ref, what);
     if (type == kOciIndex || type == kDockerList) {
       json nested = parse(read_verified(store, d, what), what + " nested index");
       collect(store, nested, what + " nested index", ref, out, depth + 1);
@@ -138,7 +144,11 @@ std::string host_platform() {
   struct utsname u {};
   uname(&u);
   std::string m = u.machine;
-  std::string arch = m == "x86_64" ? "amd64" : m == "aarch64" ? "arm64" : m == "ppc64le" ? "ppc64le" : m == "s390x" ? "s390x" : m;
+  std::string arch = m == "x86_64"    ? "amd64"
+                     : m == "aarch64" ? "arm64"
+                     : m == "ppc64le" ? "ppc64le"
+                     : m == "s390x"   ? "s390x"
+                                      : m;
   return "linux/" + arch;
 }
 
@@ -146,7 +156,8 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   if (!store.has("oci-layout")) throw Error(store.describe("oci-layout") + " missing: not an OCI image layout");
   json layout = parse(store.read_small("oci-layout", 4096), store.describe("oci-layout"));
   const std::string layout_version = str_or(layout, "imageLayoutVersion", "(none)", store.describe("oci-layout"));
-  if (layout_version != "1.0.0") throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout_version);
+  if (layout_version != "1.0.0")
+    throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout_version);
   const std::string index_what = store.describe("index.json");
   json index = parse(store.read_small("index.json"), index_what);
   std::vector<Candidate> all;
@@ -167,7 +178,8 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
     if (match.size() != 1) {
       std::string list;
       for (const auto& c : picked)
-        list += "\n  " + (c.platform.empty() ? "(platform not given)" : c.platform) + (c.ref.empty() ? "" : "  tag " + c.ref);
+        list += "\n  " + (c.platform.empty() ? "(platform not given)" : c.platform) +
+                (c.ref.empty() ? "" : "  tag " + c.ref);
       throw Error(index_what + ": " + std::to_string(picked.size()) + " images and " +
                   (match.empty() ? "none" : std::to_string(match.size())) + " for platform " + want +
                   "; choose with --platform (and the tag with SRC:TAG):" + list);
@@ -189,17 +201,20 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   auto ids = diff_ids(config, mwhat + " config");
   const auto& layers = manifest.at("layers");
   if (!ids.empty() && ids.size() != layers.size())
-    throw Error(mwhat + ": " + std::to_string(layers.size()) + " layers but " + std::to_string(ids.size()) + " diff_ids in the config");
+    throw Error(mwhat + ": " + std::to_string(layers.size()) + " layers but " + std::to_string(ids.size()) +
+                " diff_ids in the config");
   for (std::size_t i = 0; i < layers.size(); ++i) {
     const auto& d = layers[i];
     LayerRef l;
     l.media_type = str_or(d, "mediaType", "", mwhat);
-    if (!is_layer_type(l.media_type)) throw Error(mwhat + ": layer " + std::to_string(i + 1) + " has unsupported media type \"" + l.media_type + "\"");
+    if (!is_layer_type(l.media_type))
+      throw Error(mwhat + ": layer " + std::to_string(i + 1) + " has unsupported media type \"" + l.media_type + "\"");
     l.blob_hex = sha256_hex_of_digest(str(d, "digest", mwhat), mwhat);
     l.path = "blobs/sha256/" + l.blob_hex;
     l.diff_id_hex = ids.empty() ? "" : ids[i];
     l.size = d.contains("size") && d.at("size").is_number_unsigned() ? d.at("size").get<std::uint64_t>() : 0;
-    if (!store.has(l.path)) throw Error(mwhat + ": layer " + std::to_string(i + 1) + " blob " + store.describe(l.path) + " is missing");
+    if (!store.has(l.path))
+      throw Error(mwhat + ": layer " + std::to_string(i + 1) + " blob " + store.describe(l.path) + " is missing");
     r.layers.push_back(l);
   }
   return r;
@@ -218,16 +233,21 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
         if (t.is_string()) repo_tags.push_back(t.get<std::string>());
     for (const auto& t : repo_tags) tags += (tags.empty() ? "" : ", ") + t;
     // "REPO:TAG" as docker spells it; a bare TAG matches its tag part ("1" for "realtest:1").
-    bool match = tag.empty() || std::any_of(repo_tags.begin(), repo_tags.end(), [&](const std::string& t) {
-                   return t == tag || (tag.find(':') == std::string::npos && t.size() > tag.size() &&
-                                       t.ends_with(":" + tag));
-                 });
-    if (match && entry == nullptr) entry = &m;
-    else if (match) throw Error(what + ": " + (tag.empty() ? std::string("the archive holds several images") : "\"" + tag + "\" names several images") +
-                                " (" + tags + "); choose one with --tag REPO:TAG");
+    bool match =
+        tag.empty() || std::any_of(repo_tags.begin(), repo_tags.end(), [&](const std::string& t) {
+          return t == tag || (tag.find(':') == std::string::npos && t.size() > tag.size() && t.ends_with(":" + tag));
+        });
+    if (match && entry == nullptr)
+      entry = &m;
+    else if (match)
+      throw Error(
+          what + ": " +
+          (tag.empty() ? std::string("the archive holds several images") : "\"" + tag + "\" names several images") +
+          " (" + tags + "); choose one with --tag REPO:TAG");
   }
   if (entry == nullptr)
-    throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) + "; pick one with --tag REPO:TAG)");
+    throw Error(what + ": no image tagged \"" + tag + "\" (it has: " + (tags.empty() ? "none" : tags) +
+                "; pick one with --tag REPO:TAG)");
   ResolvedImage r;
   if (entry->contains("RepoTags") && entry->at("RepoTags").is_array() && !entry->at("RepoTags").empty() &&
       entry->at("RepoTags")[0].is_string())
@@ -238,7 +258,8 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   std::string config_hex = sha256_of(r.config_json);
   // Docker names the config after its digest ("<hex>.json", or "blobs/sha256/<hex>");
   // a name in upper case is the same digest and is checked all the same.
-  std::string base = lower(config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1));
+  std::string base =
+      lower(config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1));
   if (base.ends_with(".json")) base.resize(base.size() - 5);
   if (is_hex64(base) && base != config_hex)
     throw Error(store.describe(config_path) + " does not match its digest sha256:" + base + " (corrupt or tampered)");
@@ -255,7 +276,8 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
     LayerRef l;
     l.path = member_path(layers[i].get<std::string>(), "layer " + std::to_string(i + 1), what);
     l.diff_id_hex = ids[i];
-    if (l.path.starts_with("blobs/sha256/") && is_hex64(lower(l.path.substr(13)))) l.blob_hex = lower(l.path.substr(13));
+    if (l.path.starts_with("blobs/sha256/") && is_hex64(lower(l.path.substr(13))))
+      l.blob_hex = lower(l.path.substr(13));
     if (!store.has(l.path)) throw Error(what + ": layer " + store.describe(l.path) + " is missing");
     r.layers.push_back(l);
   }

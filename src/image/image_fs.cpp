@@ -37,8 +37,10 @@ class DirectoryImage : public ImageFs {
     struct stat st {};
     if (!lstat_at(rel, st)) return std::nullopt;
     ImageStat s;
-    s.type = S_ISDIR(st.st_mode) ? ImageStat::Type::Dir : S_ISREG(st.st_mode) ? ImageStat::Type::File
-             : S_ISLNK(st.st_mode) ? ImageStat::Type::Link : ImageStat::Type::Other;
+    s.type = S_ISDIR(st.st_mode)   ? ImageStat::Type::Dir
+             : S_ISREG(st.st_mode) ? ImageStat::Type::File
+             : S_ISLNK(st.st_mode) ? ImageStat::Type::Link
+                                   : ImageStat::Type::Other;
     s.size = static_cast<std::uint64_t>(st.st_size);
     return s;
   }
@@ -116,7 +118,8 @@ class DirectoryImage : public ImageFs {
     const std::string dir = rel.substr(0, slash);
     auto hit = dirs_.find(dir);
     if (hit == dirs_.end()) {
-      UniqueFd fd(openat2_resolve(root_fd_.get(), dir, O_PATH | O_DIRECTORY | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+      UniqueFd fd(openat2_resolve(root_fd_.get(), dir, O_PATH | O_DIRECTORY | O_CLOEXEC,
+                                  RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
       const int err = fd ? 0 : errno;
       if (dirs_.size() >= kMaxCached) {  // an unusual plan: no more descriptors kept
         if (!fd) errno = err;
@@ -156,7 +159,7 @@ class DirectoryImage : public ImageFs {
   UniqueFd root_fd_;
   mutable std::map<std::string, Fast> resolved_;
   mutable std::map<std::string, std::pair<UniqueFd, int>> dirs_;  // directory -> fd, or -1 and its errno
-  mutable UniqueFd spare_;                                         // past kMaxCached: the last one only
+  mutable UniqueFd spare_;                                        // past kMaxCached: the last one only
   mutable std::map<std::string, std::optional<struct stat>> stats_;
   mutable std::map<std::string, std::string> links_;
 };
@@ -165,7 +168,8 @@ class SquashfsImage : public ImageFs {
  public:
   SquashfsImage(UniqueFd fd, std::string file) : file_(std::move(file)), fd_(std::move(fd)) {
     sqfs_err err = sqfs_init(&fs_, fd_.get(), 0);
-    if (err != SQFS_OK) throw Error("can't read SquashFS image " + file_ + ": not a SquashFS 4 image, or a compression this build lacks");
+    if (err != SQFS_OK)
+      throw Error("can't read SquashFS image " + file_ + ": not a SquashFS 4 image, or a compression this build lacks");
     open_ = true;
   }
   ~SquashfsImage() override {
@@ -176,8 +180,10 @@ class SquashfsImage : public ImageFs {
     if (!lookup(rel, inode)) return std::nullopt;
     ImageStat s;
     mode_t mode = inode.base.mode;
-    s.type = S_ISDIR(mode) ? ImageStat::Type::Dir : S_ISREG(mode) ? ImageStat::Type::File
-             : S_ISLNK(mode) ? ImageStat::Type::Link : ImageStat::Type::Other;
+    s.type = S_ISDIR(mode)   ? ImageStat::Type::Dir
+             : S_ISREG(mode) ? ImageStat::Type::File
+             : S_ISLNK(mode) ? ImageStat::Type::Link
+                             : ImageStat::Type::Other;
     if (S_ISREG(mode)) s.size = inode.xtra.reg.file_size;
     return s;
   }
@@ -188,7 +194,8 @@ class SquashfsImage : public ImageFs {
     if (inode.xtra.symlink_size >= 4096) throw Error("symlink " + rel + " in " + file_ + " is longer than PATH_MAX");
     std::vector<char> buf(inode.xtra.symlink_size + 1);
     size_t size = buf.size();
-    if (sqfs_readlink(&fs_, &inode, buf.data(), &size) != SQFS_OK) throw Error("can't read symlink " + rel + " in " + file_);
+    if (sqfs_readlink(&fs_, &inode, buf.data(), &size) != SQFS_OK)
+      throw Error("can't read symlink " + rel + " in " + file_);
     return std::string(buf.data());
   }
   std::optional<std::string> read_file(const std::string& rel, std::size_t max) const override {
@@ -236,7 +243,8 @@ class SquashfsImage : public ImageFs {
     if (sqfs_inode_get(&fs_, &inode, sqfs_inode_root(&fs_)) != SQFS_OK) throw Error("can't read the root of " + file_);
     if (rel.empty()) return true;
     bool found = false;
-    if (sqfs_lookup_path(&fs_, &inode, ("/" + rel).c_str(), &found) != SQFS_OK) throw Error("can't look up " + rel + " in " + file_);
+    if (sqfs_lookup_path(&fs_, &inode, ("/" + rel).c_str(), &found) != SQFS_OK)
+      throw Error("can't look up " + rel + " in " + file_);
     return found;
   }
   std::string file_;
@@ -247,7 +255,9 @@ class SquashfsImage : public ImageFs {
 
 }  // namespace
 
-std::unique_ptr<ImageFs> open_directory_image(const std::string& root) { return std::make_unique<DirectoryImage>(root); }
+std::unique_ptr<ImageFs> open_directory_image(const std::string& root) {
+  return std::make_unique<DirectoryImage>(root);
+}
 std::unique_ptr<ImageFs> open_squashfs_image(const std::string& file) {
   UniqueFd fd = open_regular(AT_FDCWD, file, Resolve::Host, "SquashFS image " + file);
   if (!fd) throw_errno("can't open SquashFS image " + file);

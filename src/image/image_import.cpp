@@ -10,21 +10,21 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 
-#include "hpai/image/archive_handle.hpp"
-#include "hpai/base/host_info.hpp"
-#include "hpai/base/host_fs.hpp"
-#include "hpai/image/blob_source.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/digest.hpp"
-#include "hpai/base/fd.hpp"
-#include "hpai/image/elf.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/fd.hpp"
+#include "hpai/base/host_fs.hpp"
+#include "hpai/base/host_info.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/image/archive_handle.hpp"
+#include "hpai/image/blob_source.hpp"
+#include "hpai/image/elf.hpp"
 #include "hpai/image/image_formats.hpp"
 #include "hpai/image/layer_stream.hpp"
-#include "hpai/base/log.hpp"
 #include "hpai/image/path_in_root.hpp"
 
 namespace hpai {
@@ -32,7 +32,9 @@ namespace hpai {
 namespace {
 
 // Blob names in any case: an upper-case digest name is still a blob (and checked as one).
-bool is_hex64(std::string_view s) { return s.size() == 64 && s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos; }
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && s.find_first_not_of("0123456789abcdefABCDEF") == std::string_view::npos;
+}
 
 // Splits "PATH:TAG" when the whole string is no file. A tag may hold a colon itself
 // (docker's RepoTags are always REPO:TAG: "x.tar:realtest:1"), so the split is at the
@@ -62,7 +64,8 @@ std::string derive_name(const std::string& path, const std::string& ref) {
       break;
     }
   for (char& c : base)
-    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._-").find(c) == std::string_view::npos) c = '-';
+    if (!std::isalnum(static_cast<unsigned char>(c)) && std::string_view("._-").find(c) == std::string_view::npos)
+      c = '-';
   return ref.empty() ? base : base + ":" + ref;
 }
 
@@ -81,10 +84,12 @@ class Progress {
     double mib = static_cast<double>(done) / 1048576.0;
     if (total_ > 0)
       std::fprintf(stderr, "\r\033[Kimporting %s: %.0f / %.0f MiB (%.0f%%), %llu files", what_.c_str(), mib,
-                   static_cast<double>(total_) / 1048576.0, 100.0 * static_cast<double>(done) / static_cast<double>(total_),
+                   static_cast<double>(total_) / 1048576.0,
+                   100.0 * static_cast<double>(done) / static_cast<double>(total_),
                    static_cast<unsigned long long>(files));
     else
-      std::fprintf(stderr, "\r\033[Kimporting %s: %.0f MiB, %llu files", what_.c_str(), mib, static_cast<unsigned long long>(files));
+      std::fprintf(stderr, "\r\033[Kimporting %s: %.0f MiB, %llu files", what_.c_str(), mib,
+                   static_cast<unsigned long long>(files));
   }
 
  private:
@@ -118,7 +123,8 @@ void import_layers(const BlobStore& store, const ResolvedImage& img, LayerWriter
   std::uint64_t before = 0;
   for (std::size_t i = 0; i < img.layers.size(); ++i) {
     const LayerRef& l = img.layers[i];
-    const std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) + " (" + store.describe(l.path) + ")";
+    const std::string what = "layer " + std::to_string(i + 1) + "/" + std::to_string(img.layers.size()) + " (" +
+                             store.describe(l.path) + ")";
     auto src = store.open(l.path);
     LayerDigests d;
     try {
@@ -148,7 +154,8 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
   struct archive* disk = guard.get();
   archive_read_disk_set_symlink_physical(disk);
   archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_TRAVERSE_MOUNTS);
-  if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
+  if (archive_read_disk_open(disk, dir.c_str()) != ARCHIVE_OK)
+    throw Error("can't read " + dir + ": " + archive_error_string(disk));
   writer.begin_layer();
   ArchiveEntry eguard(archive_entry_new());
   struct archive_entry* e = eguard.get();
@@ -160,11 +167,15 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
       std::string msg = archive_error_string(disk) ? archive_error_string(disk) : "";
       std::string failed = msg.substr(0, msg.rfind(": "));
       if (!failed.empty() && access(failed.c_str(), R_OK | X_OK) != 0 && errno == EACCES)
-        throw Error("can't read " + failed + ": permission denied; a tree another user built (root, with debootstrap) "
-                    "can't be read whole by you: have its owner tar it (tar -C " + dir + " -cf image.tar .) and import the tar");
+        throw Error("can't read " + failed +
+                    ": permission denied; a tree another user built (root, with debootstrap) "
+                    "can't be read whole by you: have its owner tar it (tar -C " +
+                    dir + " -cf image.tar .) and import the tar");
     }
-    if (r == ARCHIVE_WARN) spdlog::warn("{}: {}", dir, archive_error_string(disk));
-    else if (r != ARCHIVE_OK) throw Error("can't read " + dir + ": " + archive_error_string(disk));
+    if (r == ARCHIVE_WARN)
+      spdlog::warn("{}: {}", dir, archive_error_string(disk));
+    else if (r != ARCHIVE_OK)
+      throw Error("can't read " + dir + ": " + archive_error_string(disk));
     archive_read_disk_descend(disk);
     std::string path = archive_entry_pathname(e);
     std::string rel = path.size() > dir.size() ? path.substr(dir.size() + 1) : "";
@@ -188,9 +199,11 @@ const char* to_string(ImageFormat format) {
 
 std::optional<ImageFormat> parse_image_format(std::string_view name) {
   if (name == "auto") return std::nullopt;
-  for (ImageFormat f : {ImageFormat::Tar, ImageFormat::Oci, ImageFormat::OciArchive, ImageFormat::DockerArchive, ImageFormat::Dir})
+  for (ImageFormat f :
+       {ImageFormat::Tar, ImageFormat::Oci, ImageFormat::OciArchive, ImageFormat::DockerArchive, ImageFormat::Dir})
     if (name == to_string(f)) return f;
-  throw Error("unknown format \"" + std::string(name) + "\" (use tar, oci, oci-archive, docker-archive or dir)", kExitUsage);
+  throw Error("unknown format \"" + std::string(name) + "\" (use tar, oci, oci-archive, docker-archive or dir)",
+              kExitUsage);
 }
 
 ImageFormat detect_format(const std::string& source) {
@@ -199,7 +212,8 @@ ImageFormat detect_format(const std::string& source) {
     // Importing a broken layout as a root file system would "succeed" with an image
     // holding index.json and blobs/: say what is wrong instead.
     if (path_exists(source + "/index.json") && is_directory(source + "/blobs"))
-      throw Error(source + " looks like an OCI image layout (index.json, blobs/) but has no oci-layout file; "
+      throw Error(source +
+                  " looks like an OCI image layout (index.json, blobs/) but has no oci-layout file; "
                   "add one ({\"imageLayoutVersion\": \"1.0.0\"}), or use --format dir to import the tree as it is");
     return ImageFormat::Dir;
   }
@@ -250,16 +264,19 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   char real[PATH_MAX];
   if (realpath(path.c_str(), real) == nullptr) throw_errno("can't import " + path);
   path = real;
-  if (!is_directory(path)) open_regular(AT_FDCWD, path, Resolve::Host, path);  // a FIFO would hang the reader: refuse it now
+  if (!is_directory(path))
+    open_regular(AT_FDCWD, path, Resolve::Host, path);  // a FIFO would hang the reader: refuse it now
   const ImageFormat format = o.format ? *o.format : detect_format(path);
-  const bool layered = format == ImageFormat::Oci || format == ImageFormat::OciArchive || format == ImageFormat::DockerArchive;
+  const bool layered =
+      format == ImageFormat::Oci || format == ImageFormat::OciArchive || format == ImageFormat::DockerArchive;
   if (!tag.empty() && !layered) throw Error("a :TAG only applies to OCI layouts and docker archives", kExitUsage);
 
   std::unique_ptr<BlobStore> store;
   ResolvedImage img;
   if (layered) {
     store = format == ImageFormat::Oci ? BlobStore::directory(path) : BlobStore::tar(path);
-    img = format == ImageFormat::DockerArchive ? resolve_docker_archive(*store, tag) : resolve_oci(*store, o.platform, tag);
+    img = format == ImageFormat::DockerArchive ? resolve_docker_archive(*store, tag)
+                                               : resolve_oci(*store, o.platform, tag);
   }
   ImportResult result;
   result.name = o.name.empty() ? derive_name(path, img.ref_name.empty() ? tag : img.ref_name) : o.name;
@@ -275,8 +292,9 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   });
   if (!o.force && storage.has(result.name)) {
     ImageConfig have = read_image_config(result.dir);
-    if (have.import.source == path && have.import.source_mtime == mtime && have.import.source_size == static_cast<std::uint64_t>(st.st_size) &&
-        have.import.format == to_string(format) && (img.manifest_digest.empty() || have.import.digest == img.manifest_digest)) {
+    if (have.import.source == path && have.import.source_mtime == mtime &&
+        have.import.source_size == static_cast<std::uint64_t>(st.st_size) && have.import.format == to_string(format) &&
+        (img.manifest_digest.empty() || have.import.digest == img.manifest_digest)) {
       result.reused = true;
       result.config = have;
       return result;
@@ -304,16 +322,24 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
 
   // The config: the manifest's; a tar or directory may carry an hpai export's
   // .hpai/image.json (read as data, never unpacked), or Charliecloud's ch/environment.
-  ImageConfig config = !img.config_json.empty()          ? image_config_from_oci(img.config_json, "image config")
-                       : writer.carried_metadata()       ? image_config_from_metadata(*writer.carried_metadata(), path + ":.hpai/image.json")
-                                                         : read_image_config(staging.path());
+  ImageConfig config = !img.config_json.empty() ? image_config_from_oci(img.config_json, "image config")
+                       : writer.carried_metadata()
+                           ? image_config_from_metadata(*writer.carried_metadata(), path + ":.hpai/image.json")
+                           : read_image_config(staging.path());
   std::string created = config.import.created;
   if (config.architecture.empty()) {
     config.architecture = sh_architecture(staging.path());
     if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
   }
-  config.import = ImportInfo{to_string(format), path, digest, created, utc_now(), layers, stats.bytes,
-                             static_cast<std::uint64_t>(st.st_size), mtime};
+  config.import = ImportInfo{to_string(format),
+                             path,
+                             digest,
+                             created,
+                             utc_now(),
+                             layers,
+                             stats.bytes,
+                             static_cast<std::uint64_t>(st.st_size),
+                             mtime};
   write_image_config(staging.path(), config);
   check(chmod(staging.path().c_str(), 0755), "can't chmod " + staging.path());
   staging.commit();

@@ -22,9 +22,18 @@ json image_json(const StoredImage& i) {
           {"created", c.import.created},
           {"size", c.import.size},
           {"layers", c.import.layers},
-          {"source", {{"format", c.import.format}, {"path", c.import.source}, {"digest", c.import.digest}, {"imported", c.import.imported}}},
+          {"source",
+           {{"format", c.import.format},
+            {"path", c.import.source},
+            {"digest", c.import.digest},
+            {"imported", c.import.imported}}},
           {"config",
-           {{"Env", c.env}, {"WorkingDir", c.workdir}, {"Entrypoint", c.entrypoint}, {"Cmd", c.cmd}, {"User", c.user}, {"Labels", c.labels}}}};
+           {{"Env", c.env},
+            {"WorkingDir", c.workdir},
+            {"Entrypoint", c.entrypoint},
+            {"Cmd", c.cmd},
+            {"User", c.user},
+            {"Labels", c.labels}}}};
 }
 
 std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr(0, 19) : d; }
@@ -50,12 +59,13 @@ std::string import_summary(const ImportResult& r) {
   const ImportInfo& i = r.config.import;
   if (r.reused)
     return r.name + ": already imported from " + i.source + " at " + i.imported + " (use --force to import again)\n";
-  return printf_string("%s: imported %s (%s, %d layer%s, %s in %llu files; dropped %llu device nodes/FIFOs and %llu entries "
-                       "of the source's own .hpai/, setuid/setgid stripped from %llu) into %s\n",
-                       r.name.c_str(), i.source.c_str(), i.format.c_str(), i.layers, i.layers == 1 ? "" : "s",
-                       human_size(r.stats.bytes).c_str(), static_cast<unsigned long long>(r.stats.files),
-                       static_cast<unsigned long long>(r.stats.dropped), static_cast<unsigned long long>(r.stats.metadata),
-                       static_cast<unsigned long long>(r.stats.setid_stripped), r.dir.c_str());
+  return printf_string(
+      "%s: imported %s (%s, %d layer%s, %s in %llu files; dropped %llu device nodes/FIFOs and %llu entries "
+      "of the source's own .hpai/, setuid/setgid stripped from %llu) into %s\n",
+      r.name.c_str(), i.source.c_str(), i.format.c_str(), i.layers, i.layers == 1 ? "" : "s",
+      human_size(r.stats.bytes).c_str(), static_cast<unsigned long long>(r.stats.files),
+      static_cast<unsigned long long>(r.stats.dropped), static_cast<unsigned long long>(r.stats.metadata),
+      static_cast<unsigned long long>(r.stats.setid_stripped), r.dir.c_str());
 }
 
 std::vector<StoredImage> stored_images(const Storage& storage) {
@@ -73,15 +83,17 @@ std::vector<StoredImage> stored_images(const Storage& storage) {
 }
 
 std::string image_list_text(const std::vector<StoredImage>& images) {
-  std::string out = printf_string("%-32s %10s %6s %-8s %-20s %s\n", "NAME", "SIZE", "LAYERS", "ARCH", "CREATED", "SOURCE DIGEST");
+  std::string out =
+      printf_string("%-32s %10s %6s %-8s %-20s %s\n", "NAME", "SIZE", "LAYERS", "ARCH", "CREATED", "SOURCE DIGEST");
   for (const auto& i : images) {
     if (!i.config) {
       out += printf_string("%-32s %s\n", i.name.c_str(), "(unreadable metadata: see the warning above)");
       continue;
     }
     const ImageConfig& c = *i.config;
-    out += printf_string("%-32s %10s %6d %-8s %-20s %s\n", i.name.c_str(), human_size(c.import.size).c_str(), c.import.layers,
-                         c.architecture.c_str(), c.import.created.substr(0, 19).c_str(), short_digest(c.import.digest).c_str());
+    out += printf_string("%-32s %10s %6d %-8s %-20s %s\n", i.name.c_str(), human_size(c.import.size).c_str(),
+                         c.import.layers, c.architecture.c_str(), c.import.created.substr(0, 19).c_str(),
+                         short_digest(c.import.digest).c_str());
   }
   return out;
 }
@@ -96,12 +108,12 @@ std::string image_inspect_json(const StoredImage& image) { return image_json(ima
 
 std::string image_inspect_text(const StoredImage& image) {
   const ImageConfig& c = *image.config;
-  std::string out = printf_string("name:        %s\npath:        %s\narchitecture: %s/%s\ncreated:     %s\nsource:      %s (%s, %s)\n",
-                                  image.name.c_str(), image.dir.c_str(), c.os.c_str(), c.architecture.c_str(),
-                                  c.import.created.c_str(), c.import.source.c_str(), c.import.format.c_str(),
-                                  c.import.digest.c_str());
-  out += "workdir:     " + c.workdir + "\nentrypoint:  " + json(c.entrypoint).dump() + "\ncmd:         " + json(c.cmd).dump() +
-         "\nuser:        " + c.user + "\nenv:\n";
+  std::string out = printf_string(
+      "name:        %s\npath:        %s\narchitecture: %s/%s\ncreated:     %s\nsource:      %s (%s, %s)\n",
+      image.name.c_str(), image.dir.c_str(), c.os.c_str(), c.architecture.c_str(), c.import.created.c_str(),
+      c.import.source.c_str(), c.import.format.c_str(), c.import.digest.c_str());
+  out += "workdir:     " + c.workdir + "\nentrypoint:  " + json(c.entrypoint).dump() +
+         "\ncmd:         " + json(c.cmd).dump() + "\nuser:        " + c.user + "\nenv:\n";
   for (const auto& e : c.env) out += "  " + e + "\n";
   out += "labels:\n";
   for (const auto& [k, v] : c.labels) out += "  " + k + "=" + v + "\n";

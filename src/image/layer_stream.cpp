@@ -11,14 +11,13 @@
 #include <thread>
 #include <vector>
 
-#include "hpai/image/archive_handle.hpp"
 #include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/image/archive_handle.hpp"
 
 namespace hpai {
 
 namespace {
-
 
 constexpr std::size_t kChunk = 1 << 20;
 constexpr std::size_t kQueued = 8;  // chunks in flight between the two threads
@@ -190,7 +189,8 @@ struct Decompressor {
       error = std::current_exception();
       return pipe.close("read failed");
     }
-    if (first >= 2 && static_cast<unsigned char>(in[0]) == 0x1f && static_cast<unsigned char>(in[1]) == 0x8b) return run_gzip();
+    if (first >= 2 && static_cast<unsigned char>(in[0]) == 0x1f && static_cast<unsigned char>(in[1]) == 0x8b)
+      return run_gzip();
     first_pending = true;
     ArchiveReader a(archive_read_new());
     archive_read_support_filter_all(a.get());

@@ -2,10 +2,10 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <limits.h>
-#include <stdlib.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,10 +15,10 @@
 #include <cstring>
 #include <filesystem>
 
-#include "hpai/base/path_text.hpp"
-#include "hpai/base/host_fs.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
 #include "hpai/base/trust.hpp"
 
 namespace hpai {
@@ -171,7 +171,8 @@ void Storage::remove(std::string_view name) const {
   remove_tree(templ);
 }
 
-Staging::Staging(std::string path, std::string final_path) : path_(std::move(path)), final_path_(std::move(final_path)) {}
+Staging::Staging(std::string path, std::string final_path)
+    : path_(std::move(path)), final_path_(std::move(final_path)) {}
 
 Staging::~Staging() {
   if (!committed_) {
@@ -218,8 +219,9 @@ LocatedImage locate_image(const std::string& arg, const Storage& storage) {
   }
   if (is_name && storage.has(arg)) {
     if (path_exists(arg))
-      spdlog::warn("{} is an image in storage {} and also a path here; using the stored image (write ./{} for the path)",
-                   arg, storage.root(), arg);
+      spdlog::warn(
+          "{} is an image in storage {} and also a path here; using the stored image (write ./{} for the path)", arg,
+          storage.root(), arg);
     return {storage.image_dir(arg), true};
   }
   auto path = real_path(arg);

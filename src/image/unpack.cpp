@@ -12,12 +12,12 @@
 #include <cstring>
 #include <vector>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/fs_at.hpp"
-#include "hpai/image/image_config.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
+#include "hpai/image/image_config.hpp"
 
 namespace hpai {
 
@@ -109,7 +109,8 @@ UniqueFd LayerWriter::make_dirs(const std::string& rel_dir) {
           break;
         }
         clear_existing(dir.get(), part, false, next_path);
-        if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST) throw_errno("can't create directory " + next_path);
+        if (mkdirat(dir.get(), part.c_str(), 0755) != 0 && errno != EEXIST)
+          throw_errno("can't create directory " + next_path);
         next.reset(openat2_in_root(root_fd_.get(), next_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!next) throw_errno("can't open " + next_path + " in " + root_);
       }
@@ -177,7 +178,8 @@ void LayerWriter::apply(struct archive* a, const std::string& what) {
   while (true) {
     int r = archive_read_next_header(a, &e);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "unreadable archive"));
+    if (r < ARCHIVE_WARN)
+      throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "unreadable archive"));
     const char* raw = archive_entry_pathname(e);
     if (r == ARCHIVE_WARN)
       spdlog::warn("{}: {}: {}", what, raw ? raw : "(a member with an unreadable name)",
@@ -199,13 +201,15 @@ void LayerWriter::apply_entry(struct archive* a, struct archive_entry* e, const 
     return;
   }
   if (rel->empty()) return;  // the root: keep ours
-  if (*rel == kMetadataDirName || rel->starts_with(std::string(kMetadataDirName) + "/")) return metadata_entry(a, e, *rel, what);
+  if (*rel == kMetadataDirName || rel->starts_with(std::string(kMetadataDirName) + "/"))
+    return metadata_entry(a, e, *rel, what);
   write_entry(a, e, *rel, what);
 }
 
 // The archive's .hpai/: hpai's metadata directory, which no archive gets to shape (a
 // symlink there would aim hpai's own writes). Its image.json is kept as data only.
-void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what) {
+void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, const std::string& rel,
+                                 const std::string& what) {
   ++stats_.metadata;
   if (rel != kImageMetadataPath || archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e) != nullptr) {
     spdlog::debug("{}: ignoring {} (.hpai/ is hpai's own)", what, rel);
@@ -220,7 +224,8 @@ void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, con
   while (true) {
     int r = archive_read_data_block(a, &buf, &size, &offset);
     if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN) throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
+    if (r < ARCHIVE_WARN)
+      throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
     if (static_cast<std::uint64_t>(offset) + size > kMaxJsonDocument)
       throw Error(what + ": " + rel + " is larger than hpai's limit of 16 MiB for image metadata");
     if (text.size() < static_cast<std::size_t>(offset) + size) text.resize(static_cast<std::size_t>(offset) + size);
@@ -229,7 +234,8 @@ void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, con
   carried_metadata_ = std::move(text);
 }
 
-void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const std::string& rel, const std::string& what) {
+void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const std::string& rel,
+                              const std::string& what) {
   auto [dir, name] = split(rel);
   if (name.starts_with(kWhiteout)) {
     if (name == kOpaque) return opaque(dir);
@@ -277,7 +283,8 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
     }
     clear_existing(parent, name, false, rel);
     parent = parent_dir(dir, true);
-    if (linkat(tparent.get(), tname.c_str(), parent, name.c_str(), 0) != 0) throw_errno("can't link " + rel + " to " + link);
+    if (linkat(tparent.get(), tname.c_str(), parent, name.c_str(), 0) != 0)
+      throw_errno("can't link " + rel + " to " + link);
     ++stats_.hardlinks;
     return;
   }
@@ -288,7 +295,8 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
         if (errno != EEXIST) throw_errno("can't create directory " + rel);
         clear_existing(parent, name, true, rel);  // keeps a directory, removes anything else
         parent = parent_dir(dir, true);
-        if (mkdirat(parent, name.c_str(), perm | S_IRWXU) != 0 && errno != EEXIST) throw_errno("can't create directory " + rel);
+        if (mkdirat(parent, name.c_str(), perm | S_IRWXU) != 0 && errno != EEXIST)
+          throw_errno("can't create directory " + rel);
         if (fchmodat(parent, name.c_str(), perm | S_IRWXU, AT_SYMLINK_NOFOLLOW) != 0 && errno != EOPNOTSUPP)
           throw_errno("can't chmod " + rel);
       }
@@ -323,7 +331,8 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
       while (true) {
         int r = archive_read_data_block(a, &buf, &size, &offset);
         if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN) throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
+        if (r < ARCHIVE_WARN)
+          throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
         const char* p = static_cast<const char*>(buf);
         std::size_t left = size;
         off_t at = offset;
@@ -337,16 +346,15 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
         end = offset + static_cast<la_int64_t>(size);
       }
       // Sparse files: the holes at the end have no data blocks.
-      if (archive_entry_size_is_set(e) && archive_entry_size(e) > end && ftruncate(fd.get(), archive_entry_size(e)) != 0)
+      if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
+          ftruncate(fd.get(), archive_entry_size(e)) != 0)
         throw_errno("can't size " + rel);
       struct timespec times[2] = {{0, UTIME_OMIT}, {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
       if (archive_entry_mtime_is_set(e)) futimens(fd.get(), times);
       ++stats_.files;
       return;
     }
-    default:
-      ++stats_.dropped;
-      spdlog::debug("{}: dropping {} (unsupported file type)", what, rel);
+    default: ++stats_.dropped; spdlog::debug("{}: dropping {} (unsupported file type)", what, rel);
   }
 }
 

@@ -8,17 +8,17 @@
 #include <cerrno>
 #include <optional>
 
-#include "hpai/run/supervise.hpp"
-#include "hpai/base/host_fs.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/run/exec.hpp"
 #include "hpai/base/fd.hpp"
 #include "hpai/base/fs_at.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/image/path_in_root.hpp"
+#include "hpai/run/exec.hpp"
 #include "hpai/run/mount_tree.hpp"
 #include "hpai/run/mounts.hpp"
-#include "hpai/image/path_in_root.hpp"
 #include "hpai/run/squashfs_mount.hpp"
+#include "hpai/run/supervise.hpp"
 #include "hpai/run/userns.hpp"
 
 namespace hpai {
@@ -34,7 +34,7 @@ constexpr const char* kOldRoot = "/oldroot";
 constexpr const char* kNewRoot = "/newroot";
 constexpr const char* kFiles = "/files";
 constexpr const char* kOverlay = "/overlay";
-constexpr const char* kSquashfs = "/image";  // where a SquashFS image is mounted
+constexpr const char* kSquashfs = "/image";     // where a SquashFS image is mounted
 constexpr const char* kSkeleton = "/skeleton";  // mount points a read-only image lacks
 
 std::string host_path(const std::string& path) { return kOldRoot + path; }
@@ -59,13 +59,12 @@ void mount_image_root(const Plan& p) {
       {
         MountTree skeleton(kSkeleton);  // our own tmpfs: every point is made in it
         for (const auto& point : p.skeleton)
-          skeleton.open(point.path, point.file ? MountTree::Create::File : MountTree::Create::Dir, "the mount-point layer");
+          skeleton.open(point.path, point.file ? MountTree::Create::File : MountTree::Create::Dir,
+                        "the mount-point layer");
       }
       mount_overlay_read_only(kSkeleton, image, kNewRoot);
       break;
-    case RootMode::Writable:
-      bind_root(image, kNewRoot, false);
-      break;
+    case RootMode::Writable: bind_root(image, kNewRoot, false); break;
     case RootMode::Overlay:
       make_dir(kOverlay, 0755, "");
       mount_tmpfs(kOverlay, "mode=0755,size=" + p.overlay_size);
@@ -77,7 +76,7 @@ void mount_image_root(const Plan& p) {
 }
 
 std::string describe(const Mount& m) {
-  const std::string what = m.kind == Mount::Kind::Tmpfs ? "a tmpfs of hpai's"
+  const std::string what = m.kind == Mount::Kind::Tmpfs  ? "a tmpfs of hpai's"
                            : m.kind == Mount::Kind::File ? "a file of hpai's (" + m.source + ")"
                                                          : "the bind of host " + m.source;
   return what + " at " + m.target + " (from " + m.origin + ")";
@@ -91,7 +90,8 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
     const auto slash = m.target.rfind('/');
     MountTree::Target dir = tree.open(m.target.substr(0, slash), Create::Dir, m.origin);
     const std::string name = m.target.substr(slash + 1);
-    check(symlinkat(m.source.c_str(), dir.fd.get(), name.c_str()), "can't create symlink " + m.target + " -> " + m.source);
+    check(symlinkat(m.source.c_str(), dir.fd.get(), name.c_str()),
+          "can't create symlink " + m.target + " -> " + m.source);
     return;
   }
   MountTree::Target t = tree.open(m.target, m.create ? (m.file ? Create::File : Create::Dir) : Create::No, m.origin);
@@ -100,24 +100,19 @@ void make_mount(const Plan& p, MountTree& tree, const Mount& m, int index) {
                 ") (from " + m.origin + ")");
   if (t.is_root) throw Error("can't mount over the container's / (" + m.target + " from " + m.origin + ")");
   if (t.is_dir == m.file)
-    throw Error("can't mount " + std::string(m.file ? "a file" : "a directory") + " on " + t.path + " (from " + m.origin +
-                "): it is " + (t.is_dir ? "a directory" : "a file") + " in the container");
+    throw Error("can't mount " + std::string(m.file ? "a file" : "a directory") + " on " + t.path + " (from " +
+                m.origin + "): it is " + (t.is_dir ? "a directory" : "a file") + " in the container");
   UniqueFd made;
   switch (m.kind) {
-    case Mount::Kind::Bind:
-      made = bind_mount_at(host_path(m.source), t.fd.get(), t.path, m.read_only);
-      break;
-    case Mount::Kind::Tmpfs:
-      made = mount_tmpfs_at(t.fd.get(), t.path, m.source);
-      break;
+    case Mount::Kind::Bind: made = bind_mount_at(host_path(m.source), t.fd.get(), t.path, m.read_only); break;
+    case Mount::Kind::Tmpfs: made = mount_tmpfs_at(t.fd.get(), t.path, m.source); break;
     case Mount::Kind::File: {
       const std::string file = std::string(kFiles) + "/" + std::to_string(index);
       write_new_file_at(AT_FDCWD, file, m.content, 0644, file);
       made = bind_mount_at(file, t.fd.get(), t.path, m.read_only);
       break;
     }
-    case Mount::Kind::Symlink:
-      return;  // made above
+    case Mount::Kind::Symlink: return;  // made above
   }
   tree.mounted(std::move(made), m.kind == Mount::Kind::Tmpfs, describe(m));
 }
@@ -163,7 +158,8 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
 
   // 4. Into the image; the staging root and the host root go away together.
   pivot_root_detach_old(kNewRoot);
-  if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
+  if (chdir(p.cwd.c_str()) != 0)
+    throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
 
   // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
   if (leader) leader->serve(facts, p.launcher_daemon);
@@ -174,11 +170,14 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
 void enter_container(const JoinTicket& t, const Plan& p, const StatsSink* stats) {
   // User namespace first: it gives the capabilities the mount namespace and chroot need.
   if (setns(t.userns.get(), CLONE_NEWUSER) != 0)
-    throw_errno("join: can't enter the user namespace of the node's container (process " + std::to_string(t.keeper) + ")");
+    throw_errno("join: can't enter the user namespace of the node's container (process " + std::to_string(t.keeper) +
+                ")");
   if (setns(t.mntns.get(), CLONE_NEWNS) != 0)
-    throw_errno("join: can't enter the mount namespace of the node's container (process " + std::to_string(t.keeper) + ")");
+    throw_errno("join: can't enter the mount namespace of the node's container (process " + std::to_string(t.keeper) +
+                ")");
   if (fchdir(t.root.get()) != 0 || chroot(".") != 0) throw_errno("join: can't change root to the node's container");
-  if (chdir(p.cwd.c_str()) != 0) throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
+  if (chdir(p.cwd.c_str()) != 0)
+    throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
   spdlog::info("executing in the node's container: {}", p.argv.front());
   start_payload(p, stats);
 }

@@ -39,13 +39,12 @@ void exec_payload(const std::vector<std::string>& argv, const Environment& env) 
   environ = envp.data();
   execvp(cargv[0], cargv.data());
   int err = errno;
-  std::string where = argv[0].find('/') == std::string::npos
-                          ? " (searched PATH=" + env.get("PATH").value_or("") + ")"
-                          : "";
-  if (err == ENOENT)
-    throw Error("can't run " + argv[0] + ": command not found in the image" + where, kExitExec);
+  std::string where =
+      argv[0].find('/') == std::string::npos ? " (searched PATH=" + env.get("PATH").value_or("") + ")" : "";
+  if (err == ENOENT) throw Error("can't run " + argv[0] + ": command not found in the image" + where, kExitExec);
   if (err == EACCES)
-    throw Error("can't run " + argv[0] + ": permission denied (not executable, or on a noexec mount)" + where, kExitExec);
+    throw Error("can't run " + argv[0] + ": permission denied (not executable, or on a noexec mount)" + where,
+                kExitExec);
   if (err == ENOEXEC)
     throw Error("can't run " + argv[0] + ": not an executable format for this machine (wrong CPU architecture?)",
                 kExitExec);

@@ -6,23 +6,23 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
-#include <algorithm>
 #include <functional>
 
 #include <nlohmann/json.hpp>
 
-#include "hpai/site/profile_report.hpp"
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/run/mounts.hpp"
-#include "hpai/site/nvidia.hpp"
+#include "hpai/base/path_text.hpp"
 #include "hpai/batch/ranks.hpp"
+#include "hpai/run/mounts.hpp"
 #include "hpai/run/userns.hpp"
+#include "hpai/site/nvidia.hpp"
+#include "hpai/site/profile_report.hpp"
 
 namespace hpai {
 
@@ -90,16 +90,20 @@ void kernel(const HostCheckOptions& o, std::vector<HostCheck>& out) {
     out.push_back({"kernel", Verdict::Pass, "Linux " + *release + " has the mount API hpai-run uses (>= 5.12)", ""});
   else
     out.push_back({"kernel", Verdict::Fail,
-                   "Linux " + *release + " is older than 5.12: hpai-run needs mount_setattr (5.12), the fd-based mount API "
-                   "(5.2) and statx mount ids (5.8) (RHEL 8's 4.18 has none of them)",
+                   "Linux " + *release +
+                       " is older than 5.12: hpai-run needs mount_setattr (5.12), the fd-based mount API "
+                       "(5.2) and statx mount ids (5.8) (RHEL 8's 4.18 has none of them)",
                    "a kernel >= 5.12: RHEL/Rocky 9 (5.14), SLES 15 SP4 (5.14), Ubuntu 22.04 (5.15), Debian 12 (6.1)"});
 }
 
 void user_namespaces(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   const std::string fix_sysctl = "as root: sysctl -w user.max_user_namespaces=15000 (persist in /etc/sysctl.d/)";
   if (access((o.proc + "/self/ns/user").c_str(), F_OK) != 0) {
-    out.push_back({"user namespaces", Verdict::Fail, "this kernel has no user namespaces (built without CONFIG_USER_NS, or older than 3.8, as on RHEL 6 / Titan-era systems)",
-                   "a kernel with CONFIG_USER_NS=y (RHEL 7.6+ with user.max_user_namespaces > 0, any current distribution)"});
+    out.push_back(
+        {"user namespaces", Verdict::Fail,
+         "this kernel has no user namespaces (built without CONFIG_USER_NS, or older than 3.8, as on RHEL 6 / "
+         "Titan-era systems)",
+         "a kernel with CONFIG_USER_NS=y (RHEL 7.6+ with user.max_user_namespaces > 0, any current distribution)"});
     return;
   }
   bool blocked = false;
@@ -108,21 +112,25 @@ void user_namespaces(const HostCheckOptions& o, std::vector<HostCheck>& out) {
     blocked = true;
   }
   if (auto v = read_line(o.proc + "/sys/kernel/unprivileged_userns_clone"); v && *v == "0") {
-    out.push_back({"kernel.unprivileged_userns_clone", Verdict::Fail, "is 0 (Debian/Ubuntu patch): only root may create user namespaces",
+    out.push_back({"kernel.unprivileged_userns_clone", Verdict::Fail,
+                   "is 0 (Debian/Ubuntu patch): only root may create user namespaces",
                    "as root: sysctl -w kernel.unprivileged_userns_clone=1"});
     blocked = true;
   }
   if (auto v = read_line(o.proc + "/sys/kernel/apparmor_restrict_unprivileged_userns"); v && *v == "1") {
     out.push_back({"AppArmor userns restriction", Verdict::Warn,
-                   "kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): unconfined programs get no capabilities in a new user namespace",
-                   "an AppArmor profile for hpai-run with \"userns,\" (see docs/hpai-run.md), or sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"});
+                   "kernel.apparmor_restrict_unprivileged_userns is 1 (Ubuntu 23.10+): unconfined programs get no "
+                   "capabilities in a new user namespace",
+                   "an AppArmor profile for hpai-run with \"userns,\" (see docs/hpai-run.md), or sysctl -w "
+                   "kernel.apparmor_restrict_unprivileged_userns=0"});
   }
   if (!o.try_namespaces) return;
   std::string err = in_user_namespace([] {});
   if (err.empty())
     out.push_back({"user namespaces", Verdict::Pass, "an unprivileged user and mount namespace can be created", ""});
   else if (!blocked)
-    out.push_back({"user namespaces", Verdict::Fail, err, fix_sysctl + "; check seccomp/AppArmor/SELinux policies that deny unshare(CLONE_NEWUSER)"});
+    out.push_back({"user namespaces", Verdict::Fail, err,
+                   fix_sysctl + "; check seccomp/AppArmor/SELinux policies that deny unshare(CLONE_NEWUSER)"});
   if (!err.empty()) return;
   std::string overlay = in_user_namespace([] {
     mount_tmpfs("/tmp", "mode=0700");
@@ -131,16 +139,19 @@ void user_namespaces(const HostCheckOptions& o, std::vector<HostCheck>& out) {
     mount_overlay("/tmp/l", "/tmp/u", "/tmp/w", "/tmp/m");
   });
   if (overlay.empty())
-    out.push_back({"overlayfs in a user namespace", Verdict::Pass, "works (-W and read-only images needing mount points)", ""});
+    out.push_back(
+        {"overlayfs in a user namespace", Verdict::Pass, "works (-W and read-only images needing mount points)", ""});
   else
-    out.push_back({"overlayfs in a user namespace", Verdict::Warn, overlay,
-                   "a kernel >= 5.11 (unprivileged overlayfs); without it -W fails and read-only images need every mount point"});
+    out.push_back(
+        {"overlayfs in a user namespace", Verdict::Warn, overlay,
+         "a kernel >= 5.11 (unprivileged overlayfs); without it -W fails and read-only images need every mount point"});
 }
 
 void fuse(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   const std::string dev = o.dev + "/fuse";
   if (access(dev.c_str(), F_OK) != 0) {
-    out.push_back({"FUSE", Verdict::Warn, dev + " is missing: SquashFS images can't be mounted (directories still run)", "as root: modprobe fuse"});
+    out.push_back({"FUSE", Verdict::Warn, dev + " is missing: SquashFS images can't be mounted (directories still run)",
+                   "as root: modprobe fuse"});
     return;
   }
   int fd = open(dev.c_str(), O_RDWR | O_CLOEXEC);
@@ -151,7 +162,8 @@ void fuse(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   }
   close(fd);
   if (!executable_in_path("squashfuse_ll", o.env))
-    out.push_back({"FUSE", Verdict::Warn, "squashfuse_ll is not on PATH: SquashFS images can't be mounted", "install squashfuse (Debian: apt-get install squashfuse)"});
+    out.push_back({"FUSE", Verdict::Warn, "squashfuse_ll is not on PATH: SquashFS images can't be mounted",
+                   "install squashfuse (Debian: apt-get install squashfuse)"});
   else
     out.push_back({"FUSE", Verdict::Pass, dev + " usable, squashfuse_ll found", ""});
 }
@@ -160,37 +172,48 @@ void shm(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   const std::string dir = o.dev + "/shm";
   struct statfs fs {};
   if (statfs(dir.c_str(), &fs) != 0) {
-    out.push_back({"/dev/shm", Verdict::Warn, dir + ": " + std::strerror(errno) + ": MPI shared-memory transports and Python multiprocessing need it",
-                   "mount a tmpfs on /dev/shm"});
+    out.push_back(
+        {"/dev/shm", Verdict::Warn,
+         dir + ": " + std::strerror(errno) + ": MPI shared-memory transports and Python multiprocessing need it",
+         "mount a tmpfs on /dev/shm"});
     return;
   }
   if (access(dir.c_str(), W_OK) != 0)
     out.push_back({"/dev/shm", Verdict::Warn, dir + " is not writable for you", "chmod 1777 /dev/shm"});
   else if (static_cast<long>(fs.f_type) != kTmpfsMagic)
-    out.push_back({"/dev/shm", Verdict::Warn, dir + " is not a tmpfs: shared memory goes to disk", "mount a tmpfs on /dev/shm"});
+    out.push_back(
+        {"/dev/shm", Verdict::Warn, dir + " is not a tmpfs: shared memory goes to disk", "mount a tmpfs on /dev/shm"});
   else
-    out.push_back({"/dev/shm", Verdict::Pass, "a writable tmpfs of " + std::to_string(fs.f_blocks * static_cast<unsigned long>(fs.f_bsize) >> 20) + " MiB", ""});
+    out.push_back(
+        {"/dev/shm", Verdict::Pass,
+         "a writable tmpfs of " + std::to_string(fs.f_blocks * static_cast<unsigned long>(fs.f_bsize) >> 20) + " MiB",
+         ""});
 }
 
 void nvidia(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   NvidiaSearch search;
   search.host_env = &o.env;
   search.dev_dir = o.dev;
-  if (o.profile && o.profile->nvidia && o.profile->nvidia->ld_cache) search.ld_cache = o.profile->nvidia->ld_cache->path;
+  if (o.profile && o.profile->nvidia && o.profile->nvidia->ld_cache)
+    search.ld_cache = o.profile->nvidia->ld_cache->path;
   auto d = discover_nvidia_driver(search);
   if (!d) {
     out.push_back({"NVIDIA driver", Verdict::Skip, "none found through " + search.ld_cache, ""});
     return;
   }
-  out.push_back({"NVIDIA driver", Verdict::Pass, d->version + ", " + std::to_string(d->libraries.size()) + " libraries", ""});
+  out.push_back(
+      {"NVIDIA driver", Verdict::Pass, d->version + ", " + std::to_string(d->libraries.size()) + " libraries", ""});
   bool ctl = false;
   int gpus = 0;
   for (const auto& dev : d->devices) {
     if (dev.ends_with("nvidiactl")) ctl = true;
-    if (dev.find_first_of("0123456789", dev.rfind('/')) != std::string::npos && dev.find("nvidia-") == std::string::npos) ++gpus;
+    if (dev.find_first_of("0123456789", dev.rfind('/')) != std::string::npos &&
+        dev.find("nvidia-") == std::string::npos)
+      ++gpus;
   }
   if (!ctl || gpus == 0)
-    out.push_back({"NVIDIA devices", Verdict::Fail, std::string(ctl ? "" : o.dev + "/nvidiactl missing; ") + std::to_string(gpus) + " GPU device(s)",
+    out.push_back({"NVIDIA devices", Verdict::Fail,
+                   std::string(ctl ? "" : o.dev + "/nvidiactl missing; ") + std::to_string(gpus) + " GPU device(s)",
                    "load the nvidia kernel module (nvidia-modprobe, or nvidia-persistenced at boot)"});
   else
     out.push_back({"NVIDIA devices", Verdict::Pass, std::to_string(gpus) + " GPU device(s), nvidiactl", ""});
@@ -203,23 +226,29 @@ void profile(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   int errors = 0;
   for (const auto& d : diags) {
     if (d.severity == ProfileDiagnostic::Severity::Error) ++errors;
-    out.push_back({"profile " + o.profile->name, d.severity == ProfileDiagnostic::Severity::Error ? Verdict::Fail : Verdict::Warn, d.str(),
+    out.push_back({"profile " + o.profile->name,
+                   d.severity == ProfileDiagnostic::Severity::Error ? Verdict::Fail : Verdict::Warn, d.str(),
                    "fix the profile or the host (hpai-profile check shows the same)"});
   }
   if (diags.empty() || errors == 0)
-    out.push_back({"profile " + o.profile->name, Verdict::Pass, "its binds, devices, MPI libraries and driver cache are on this host", ""});
+    out.push_back({"profile " + o.profile->name, Verdict::Pass,
+                   "its binds, devices, MPI libraries and driver cache are on this host", ""});
 }
 
 void launcher(const HostCheckOptions& o, std::vector<HostCheck>& out) {
   try {
     RankInfo r = detect_ranks(o.env);
     if (r.launcher == Launcher::None)
-      out.push_back({"batch launcher", Verdict::Skip, "none in this environment (run under srun/mpiexec/jsrun to check one)", ""});
+      out.push_back({"batch launcher", Verdict::Skip,
+                     "none in this environment (run under srun/mpiexec/jsrun to check one)", ""});
     else
       out.push_back({"batch launcher", Verdict::Pass,
-                     std::string(launcher_name(r.launcher)) + (r.local_size ? ", " + std::to_string(*r.local_size) + " rank(s) on this node" : ""), ""});
+                     std::string(launcher_name(r.launcher)) +
+                         (r.local_size ? ", " + std::to_string(*r.local_size) + " rank(s) on this node" : ""),
+                     ""});
   } catch (const Error& e) {
-    out.push_back({"batch launcher", Verdict::Fail, e.what(), "check the launcher's environment (a wrapper that rewrites it?)"});
+    out.push_back(
+        {"batch launcher", Verdict::Fail, e.what(), "check the launcher's environment (a wrapper that rewrites it?)"});
   }
 }
 

@@ -4,11 +4,11 @@
 
 #include <charconv>
 
+#include "hpai/base/error.hpp"
+#include "hpai/base/log.hpp"
 #include "hpai/run/container.hpp"
 #include "hpai/run/node_facts.hpp"
 #include "hpai/run/plan_format.hpp"
-#include "hpai/base/error.hpp"
-#include "hpai/base/log.hpp"
 
 namespace hpai {
 
@@ -31,7 +31,8 @@ std::chrono::milliseconds join_timeout(const JoinRequest& r, const Environment& 
 std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContext& host) {
   if (r.pid && (r.join.value_or(false) || r.count || r.tag))
     throw Error("--join-pid can't be combined with --join, --join-ct or --join-tag", kExitUsage);
-  if (r.join == false && (r.count || r.tag)) throw Error("--no-join can't be combined with --join-ct or --join-tag", kExitUsage);
+  if (r.join == false && (r.count || r.tag))
+    throw Error("--no-join can't be combined with --join-ct or --join-tag", kExitUsage);
   if (r.pid || r.join == false) return std::nullopt;
   const bool asked = r.join.value_or(false) || r.count || r.tag;
   const RankInfo& rank = host.rank;
@@ -42,8 +43,8 @@ std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContex
     s.peers_from = "--join-ct=" + std::to_string(*r.count);
   } else if (rank.local_size) {
     s.peers = *rank.local_size;
-    s.peers_from = rank.local_size_from + (rank.local_size_from.find('=') == std::string::npos
-                                               ? "=" + std::to_string(*rank.local_size) : "");
+    s.peers_from = rank.local_size_from +
+                   (rank.local_size_from.find('=') == std::string::npos ? "=" + std::to_string(*rank.local_size) : "");
   } else if (auto cpus = host.env.get("SLURM_CPUS_ON_NODE"); asked && cpus) {
     // ch-run's last resort: a Slurm allocation's CPUs on this node.
     int n = 0;
@@ -53,10 +54,12 @@ std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContex
     s.peers = n;
     s.peers_from = "SLURM_CPUS_ON_NODE=" + *cpus;
   } else if (asked) {
-    throw Error("--join: can't tell how many ranks share this node: no launcher variable gives it "
-                "(OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE, JSM_NAMESPACE_LOCAL_SIZE, "
-                "SLURM_CPUS_ON_NODE); "
-                "give --join-ct=N", kExitUsage);
+    throw Error(
+        "--join: can't tell how many ranks share this node: no launcher variable gives it "
+        "(OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_STEP_TASKS_PER_NODE, JSM_NAMESPACE_LOCAL_SIZE, "
+        "SLURM_CPUS_ON_NODE); "
+        "give --join-ct=N",
+        kExitUsage);
   } else {
     return std::nullopt;  // automatic, and nothing says there are peers
   }
@@ -68,8 +71,8 @@ std::optional<JoinSettings> join_settings(const JoinRequest& r, const HostContex
 
 std::string describe_join(const std::optional<JoinSettings>& s) {
   if (!s) return "join: no (this rank builds its own container)";
-  return "join: " + std::to_string(s->peers) + " rank(s) on this node share one container (count from " + s->peers_from +
-         ", tag " + s->tag + ", socket @" + join_socket_name(getuid(), s->tag) + ")";
+  return "join: " + std::to_string(s->peers) + " rank(s) on this node share one container (count from " +
+         s->peers_from + ", tag " + s->tag + ", socket @" + join_socket_name(getuid(), s->tag) + ")";
 }
 
 namespace {
@@ -89,8 +92,10 @@ void log_environment(const Plan& p) {
   if (!spdlog::should_log(spdlog::level::info)) return;
   for (const auto& line : env_change_lines(p)) spdlog::info("environment: {}", line);
   if (!p.config.user.empty())
-    spdlog::info("the image's USER {} is not applied (docker run would switch to it): the payload runs as you (-u/-g choose "
-                 "the ids inside), with HOME={}", p.config.user, p.env.get("HOME").value_or("(unset)"));
+    spdlog::info(
+        "the image's USER {} is not applied (docker run would switch to it): the payload runs as you (-u/-g choose "
+        "the ids inside), with HOME={}",
+        p.config.user, p.env.get("HOME").value_or("(unset)"));
 }
 
 // Into a container another rank (or --join-pid's process) built.

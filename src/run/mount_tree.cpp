@@ -57,7 +57,8 @@ MountTree::Target MountTree::open(std::string_view path, Create create, const st
   // Most targets exist: one openat2 resolves them inside the root, as the walk below
   // would. What is missing, or any trouble, takes the walk (with its checks and messages).
   Target t;
-  t.fd.reset(openat2_resolve(root_.get(), std::string(path), O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
+  t.fd.reset(
+      openat2_resolve(root_.get(), std::string(path), O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS));
   struct stat st {};
   if (t.fd && fstat(t.fd.get(), &st) == 0) {
     t.path = std::string(path);
@@ -78,7 +79,8 @@ MountTree::Target MountTree::open(std::string_view path, Create create, const st
       check_may_create(dir.get(), dir_path, std::string(path), origin);
       if (create == Create::File) {
         UniqueFd f(openat(dir.get(), name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-        if (!f && errno != EEXIST) throw_errno("can't create mount point " + std::string(path) + " (from " + origin + ")");
+        if (!f && errno != EEXIST)
+          throw_errno("can't create mount point " + std::string(path) + " (from " + origin + ")");
       } else if (mkdirat(dir.get(), name.c_str(), 0755) != 0 && errno != EEXIST) {
         throw_errno("can't create mount point " + std::string(path) + " (from " + origin + ")");
       }
@@ -122,7 +124,8 @@ MountTree::Target MountTree::walk(std::string_view path, Create create, const st
     }
     const int dir = fd_of(stack.back());
     UniqueFd fd(openat(dir, part.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-    if (!fd && errno != ENOENT) throw_errno("can't open " + canonical(part) + " in the container (from " + origin + ")");
+    if (!fd && errno != ENOENT)
+      throw_errno("can't open " + canonical(part) + " in the container (from " + origin + ")");
     if (!fd) {
       if (create == Create::No) {
         std::string rest = canonical(part);
@@ -132,7 +135,8 @@ MountTree::Target MountTree::walk(std::string_view path, Create create, const st
       check_may_create(dir, canonical(), canonical(part), origin);
       if (todo.empty() && create == Create::File) {
         UniqueFd f(openat(dir, part.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-        if (!f && errno != EEXIST) throw_errno("can't create mount point " + canonical(part) + " (from " + origin + ")");
+        if (!f && errno != EEXIST)
+          throw_errno("can't create mount point " + canonical(part) + " (from " + origin + ")");
       } else if (mkdirat(dir, part.c_str(), 0755) != 0 && errno != EEXIST) {
         throw_errno("can't create mount point " + canonical(part) + " (from " + origin + ")");
       }
@@ -153,7 +157,8 @@ MountTree::Target MountTree::walk(std::string_view path, Create create, const st
     }
     is_dir = S_ISDIR(st.st_mode);
     if (!todo.empty() && !is_dir)
-      throw Error("can't resolve " + std::string(path) + " in the container: " + canonical(part) + " is not a directory");
+      throw Error("can't resolve " + std::string(path) + " in the container: " + canonical(part) +
+                  " is not a directory");
     stack.push_back({std::move(fd), part});
   }
   Target t;

@@ -7,10 +7,10 @@
 
 #include <cerrno>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/fd.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
 
 namespace hpai {
 
@@ -41,7 +41,8 @@ UniqueFd bind_mount_at(const std::string& src, int target_fd, const std::string&
   if (read_only) {
     mount_attr attr{};
     attr.attr_set = MOUNT_ATTR_RDONLY;
-    check(mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr), "can't make " + what + " read-only");
+    check(mount_setattr(tree.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, &attr, sizeof attr),
+          "can't make " + what + " read-only");
   }
   attach(tree.get(), target_fd, what);
   return tree;
@@ -54,9 +55,9 @@ UniqueFd mount_tmpfs_at(int target_fd, const std::string& target, const std::str
   if (!fs) throw_errno("can't mount " + what);
   for (const std::string& opt : split_list(options, ',')) {
     auto eq = opt.find('=');
-    int rc = eq == std::string::npos ? fsconfig(fs.get(), FSCONFIG_SET_FLAG, opt.c_str(), nullptr, 0)
-                                     : fsconfig(fs.get(), FSCONFIG_SET_STRING, opt.substr(0, eq).c_str(),
-                                                opt.substr(eq + 1).c_str(), 0);
+    int rc = eq == std::string::npos
+                 ? fsconfig(fs.get(), FSCONFIG_SET_FLAG, opt.c_str(), nullptr, 0)
+                 : fsconfig(fs.get(), FSCONFIG_SET_STRING, opt.substr(0, eq).c_str(), opt.substr(eq + 1).c_str(), 0);
     check(rc, "can't mount " + what + " (option " + opt + ")");
   }
   check(fsconfig(fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0), "can't mount " + what);
@@ -90,7 +91,8 @@ void mount_overlay_read_only(const std::string& top, const std::string& lower, c
   spdlog::debug("overlay {} ({})", target, options);
   if (mount("overlay", target.c_str(), "overlay", MS_RDONLY, options.c_str()) != 0)
     throw_errno("can't mount the mount-point overlay on " + lower +
-                " (overlayfs in a user namespace needs Linux >= 5.11; with an older kernel, run with -w or create the mount points in the image)");
+                " (overlayfs in a user namespace needs Linux >= 5.11; with an older kernel, run with -w or create the "
+                "mount points in the image)");
 }
 
 void pivot_root_keep_old(const std::string& new_root, const std::string& put_old) {

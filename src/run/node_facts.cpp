@@ -21,7 +21,9 @@ using nlohmann::json;
 namespace {
 
 json optional_bool(const std::optional<bool>& b) { return b ? json(*b) : json(nullptr); }
-std::optional<bool> optional_bool(const json& j) { return j.is_null() ? std::nullopt : std::optional<bool>(j.get<bool>()); }
+std::optional<bool> optional_bool(const json& j) {
+  return j.is_null() ? std::nullopt : std::optional<bool>(j.get<bool>());
+}
 
 const char* kind_name(EnvChange::Kind k) {
   switch (k) {
@@ -72,7 +74,9 @@ std::string node_key(const RunOptions& o) {
             {"no_passwd", o.no_passwd},
             {"uid", o.uid ? json(*o.uid) : json(nullptr)},
             {"gid", o.gid ? json(*o.gid) : json(nullptr)},
-            {"profile", o.no_profile ? json(false) : o.profile ? json(*o.profile) : json(nullptr)},
+            {"profile", o.no_profile ? json(false)
+                        : o.profile  ? json(*o.profile)
+                                     : json(nullptr)},
             {"gpu", optional_bool(o.gpu)},
             {"no_mpi", o.no_mpi}};
   return k.dump();
@@ -82,27 +86,28 @@ std::string node_facts_to_json(const Plan& p, const std::string& key) {
   json env_changes = json::array();
   for (const auto& c : p.profile_env)
     env_changes.push_back({{"kind", kind_name(c.kind)}, {"name", c.name}, {"value", c.value}, {"origin", c.origin}});
-  json j = {{"key", key},
-            {"image", p.image},
-            {"squashfs", p.squashfs},
-            {"config",
-             {{"env", p.config.env},
-              {"workdir", p.config.workdir},
-              {"entrypoint", p.config.entrypoint},
-              {"user", p.config.user},
-              {"cmd", p.config.cmd},
-              {"metadata", p.config.metadata_path}}},
-            {"profile_env", env_changes},
-            {"profile_files", p.profile_files},
-            {"user", p.user},
-            {"nvml", p.nvml},
-            {"launcher",
-             {{"torch_env", optional_bool(p.launcher.torch_env)},
-              {"gpu_per_rank", optional_bool(p.launcher.gpu_per_rank)}}}};
+  json j = {
+      {"key", key},
+      {"image", p.image},
+      {"squashfs", p.squashfs},
+      {"config",
+       {{"env", p.config.env},
+        {"workdir", p.config.workdir},
+        {"entrypoint", p.config.entrypoint},
+        {"user", p.config.user},
+        {"cmd", p.config.cmd},
+        {"metadata", p.config.metadata_path}}},
+      {"profile_env", env_changes},
+      {"profile_files", p.profile_files},
+      {"user", p.user},
+      {"nvml", p.nvml},
+      {"launcher",
+       {{"torch_env", optional_bool(p.launcher.torch_env)}, {"gpu_per_rank", optional_bool(p.launcher.gpu_per_rank)}}}};
   return j.dump();
 }
 
-Plan plan_from_node_facts(const std::string& text, const std::string& key, const RunOptions& o, const HostContext& host) {
+Plan plan_from_node_facts(const std::string& text, const std::string& key, const RunOptions& o,
+                          const HostContext& host) {
   Plan p;
   try {
     json j = json::parse(text);

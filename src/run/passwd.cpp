@@ -34,7 +34,7 @@ namespace {
 
 // A name already used by the fixed entries cannot name another id.
 std::string unclashed(const std::string& name, unsigned id, const char* fixed_names[], const unsigned fixed_ids[],
-                             const std::string& fallback) {
+                      const std::string& fallback) {
   for (int i = 0; fixed_names[i] != nullptr; ++i)
     if (name == fixed_names[i] && id != fixed_ids[i]) return fallback + std::to_string(id);
   return name;

@@ -62,18 +62,15 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
     switch (op.kind) {
       case EnvOp::Kind::ImageEnv: {
         if (config.env.empty())
-          spdlog::warn("--set-env: image {} has no ENV (in .hpai/image.json or ch/environment); nothing to set", p.image);
+          spdlog::warn("--set-env: image {} has no ENV (in .hpai/image.json or ch/environment); nothing to set",
+                       p.image);
         std::vector<Assignment> as;
         for (const auto& e : config.env) as.push_back(parse_assignment(e, "image ENV"));
         apply_assignments(env, as, op.expand);
         break;
       }
-      case EnvOp::Kind::File:
-        apply_assignments(env, read_assignment_file(op.arg), op.expand);
-        break;
-      case EnvOp::Kind::Assign:
-        apply_assignments(env, {parse_assignment(op.arg, "--set-env")}, op.expand);
-        break;
+      case EnvOp::Kind::File: apply_assignments(env, read_assignment_file(op.arg), op.expand); break;
+      case EnvOp::Kind::Assign: apply_assignments(env, {parse_assignment(op.arg, "--set-env")}, op.expand); break;
       case EnvOp::Kind::Unset:
         if (op.arg.empty()) throw Error("--unset-env: GLOB must not be empty", kExitUsage);
         env.unset_matching(op.arg);

@@ -14,8 +14,9 @@ namespace {
 // A target the image must already have (read-only image, nothing creates it).
 void require_target(const ImageFs& image, const Mount& m, const RootPath& t) {
   if (!t.exists)
-    throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " + image.describe() +
-                " and the image is read-only (create it in the image, or run with -w or -W) (from " + m.origin + ")");
+    throw Error("can't bind " + m.source + " to " + m.target + ": " + m.target + " does not exist in image " +
+                image.describe() + " and the image is read-only (create it in the image, or run with -w or -W) (from " +
+                m.origin + ")");
   if (t.is_dir == m.file)
     throw Error("can't bind " + m.source + " to " + m.target + ": " + (m.file ? "a file" : "a directory") +
                 " can't be mounted on " + (t.is_dir ? "a directory" : "a file") + " (from " + m.origin + ")");
@@ -41,7 +42,8 @@ void place_mounts(Plan& p, const ImageFs& image, bool writable) {
   std::vector<std::string> at;  // where each kept mount landed, canonical
   for (Mount& m : p.mounts) {
     auto skip = [&](const std::string& why) {
-      if (!m.optional) throw Error("can't mount " + m.source + " on " + m.target + ": " + why + " (from " + m.origin + ")");
+      if (!m.optional)
+        throw Error("can't mount " + m.source + " on " + m.target + ": " + why + " (from " + m.origin + ")");
       p.notes.push_back("skipped " + m.origin + " " + m.source + ": " + why);
     };
     std::optional<std::size_t> tmpfs;
@@ -52,7 +54,8 @@ void place_mounts(Plan& p, const ImageFs& image, bool writable) {
       at.push_back(at[*tmpfs] + m.target.substr(kept[*tmpfs].target.size()));
       continue;
     }
-    if (m.kind == Mount::Kind::Symlink) throw Error("internal error: symlink " + m.target + " outside an injected tmpfs");
+    if (m.kind == Mount::Kind::Symlink)
+      throw Error("internal error: symlink " + m.target + " outside an injected tmpfs");
     RootPath t = resolve_in_root(image, m.target);
     const std::string where = "/" + t.relative;
     if (where == "/") {
@@ -81,8 +84,8 @@ void place_mounts(Plan& p, const ImageFs& image, bool writable) {
       if (!t.exists && m.create) {
         p.skeleton.push_back({where, m.file});
       } else if (m.kind == Mount::Kind::Tmpfs && !t.exists) {
-        throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image + " (from " +
-                    m.origin + ")");
+        throw Error("can't mount a tmpfs on " + m.target + ": it does not exist in read-only image " + p.image +
+                    " (from " + m.origin + ")");
       } else if (m.kind != Mount::Kind::Tmpfs) {
         require_target(image, m, t);
       }

@@ -10,17 +10,17 @@
 #include <cerrno>
 #include <cstring>
 
-#include "hpai/run/placement.hpp"
-#include "hpai/run/payload_env.hpp"
-#include "hpai/base/host_fs.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/batch/launcher_env.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
-#include "hpai/run/passwd.hpp"
+#include "hpai/batch/launcher_env.hpp"
 #include "hpai/image/path_in_root.hpp"
+#include "hpai/image/storage.hpp"
+#include "hpai/run/passwd.hpp"
+#include "hpai/run/payload_env.hpp"
+#include "hpai/run/placement.hpp"
 #include "hpai/site/profile.hpp"
 #include "hpai/site/profile_plan.hpp"
-#include "hpai/image/storage.hpp"
 
 namespace hpai {
 
@@ -88,10 +88,11 @@ void warn_if_shared_directory_image(const Plan& p, const RankInfo& rank) {
   struct statfs sf {};
   if (statfs(p.image.c_str(), &sf) != 0) return;
   if (auto name = shared_file_system(static_cast<unsigned long>(sf.f_type)))
-    spdlog::warn("image {} is a directory on {} and this job's {} ranks span several nodes: every node reads the "
-                   "image's metadata from the shared servers at start-up, which does not scale; export it once to "
-                   "SquashFS (hpai-image export NAME IMG.sqfs, or mksquashfs DIR IMG.sqfs) and run IMG.sqfs",
-                   p.image, *rank.size, *name);
+    spdlog::warn(
+        "image {} is a directory on {} and this job's {} ranks span several nodes: every node reads the "
+        "image's metadata from the shared servers at start-up, which does not scale; export it once to "
+        "SquashFS (hpai-image export NAME IMG.sqfs, or mksquashfs DIR IMG.sqfs) and run IMG.sqfs",
+        p.image, *rank.size, *name);
 }
 
 // The profile named with --profile, else the site default, else none.
@@ -106,7 +107,6 @@ std::optional<Profile> choose_profile(const RunOptions& o, const HostContext& ho
   return load_profile(*path, search);
 }
 
-
 // Step 1: the image, what it says about itself, and how writable its root is.
 std::unique_ptr<ImageFs> open_image(Plan& p, const RunOptions& o, const HostContext& host) {
   RunImage located = locate_run_image(o.image, host, o.storage);
@@ -114,8 +114,10 @@ std::unique_ptr<ImageFs> open_image(Plan& p, const RunOptions& o, const HostCont
   p.squashfs_fd = located.squashfs;
   p.squashfs = p.squashfs_fd != nullptr;
   if (p.squashfs && o.write)
-    throw Error("-w can't write SquashFS image " + p.image + " (read-only by nature); use -W for a writable overlay", kExitUsage);
-  std::unique_ptr<ImageFs> image = p.squashfs ? open_squashfs_image(p.squashfs_fd->get(), p.image) : open_directory_image(p.image);
+    throw Error("-w can't write SquashFS image " + p.image + " (read-only by nature); use -W for a writable overlay",
+                kExitUsage);
+  std::unique_ptr<ImageFs> image =
+      p.squashfs ? open_squashfs_image(p.squashfs_fd->get(), p.image) : open_directory_image(p.image);
   p.config = read_image_config(*image);
   p.root_mode = o.write ? RootMode::Writable : o.write_fake ? RootMode::Overlay : RootMode::ReadOnly;
   if (o.write_fake) p.overlay_size = o.write_fake->empty() ? kDefaultOverlaySize : *o.write_fake;
@@ -140,7 +142,8 @@ Identity identity_inside(const Plan& p, const RunOptions& o, const HostContext& 
 // an image lacking /etc/hosts or /etc/resolv.conf gets a mount point as -b would, from
 // the skeleton layer, the overlay, or with -w an empty file in the image.
 void add_default_mounts(Plan& p, const ImageFs& image, bool writable) {
-  for (const char* dir : {"/dev", "/proc", "/sys"}) p.mounts.push_back(bind_of(dir, dir, {.create = writable}, "default"));
+  for (const char* dir : {"/dev", "/proc", "/sys"})
+    p.mounts.push_back(bind_of(dir, dir, {.create = writable}, "default"));
   for (const char* file : {"/etc/hosts", "/etc/resolv.conf", "/etc/machine-id"}) {
     auto src = real_path(file);
     if (!src) continue;
@@ -217,7 +220,8 @@ void add_user_binds(Plan& p, const RunOptions& o, const ImageFs& image, bool wri
                                  {.read_only = true}, "image metadata, read-only with -w"));
   }
   for (const auto& b : o.binds)
-    p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target, {.read_only = b.read_only, .create = writable}, b.origin));
+    p.mounts.push_back(
+        bind_of(host_source(b.source, b.origin), b.target, {.read_only = b.read_only, .create = writable}, b.origin));
 }
 
 }  // namespace
@@ -230,15 +234,15 @@ Plan make_plan(const RunOptions& o, const HostContext& host) {
   std::unique_ptr<ImageFs> image = open_image(p, o, host);  // 1
   const bool writable = p.root_mode != RootMode::ReadOnly;
   const Identity who = identity_inside(p, o, host);
-  add_default_mounts(p, *image, writable);                  // 2
-  if (!o.no_passwd) add_identity_files(p, *image, who);     // 3
-  add_tmp_and_home(p, o, host, who, writable);              // 4
-  add_site_mounts(p, o, host, *image);                      // 5
-  add_user_binds(p, o, *image, writable);                   // 6
-  place_mounts(p, *image, writable);                        // 7: every target checked against the image and earlier mounts
+  add_default_mounts(p, *image, writable);               // 2
+  if (!o.no_passwd) add_identity_files(p, *image, who);  // 3
+  add_tmp_and_home(p, o, host, who, writable);           // 4
+  add_site_mounts(p, o, host, *image);                   // 5
+  add_user_binds(p, o, *image, writable);                // 6
+  place_mounts(p, *image, writable);                     // 7: every target checked against the image and earlier mounts
   warn_if_shared_directory_image(p, host.rank);
   p.user = who.user;
-  finish_plan(p, o, host);                                  // 8: the rank's environment, directory and command
+  finish_plan(p, o, host);  // 8: the rank's environment, directory and command
   return p;
 }
 
@@ -246,10 +250,11 @@ void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
   p.rank = host.rank;
   if (host.rank.launcher != Launcher::None) {
     if (orphaned_rank(host.parent))
-      throw Error("this " + std::string(launcher_name(host.rank.launcher)) +
-                      " rank's launcher exited before the rank started (its parent is now init): not starting a container "
-                      "that nothing would end with the job",
-                  kExitLauncherGone);
+      throw Error(
+          "this " + std::string(launcher_name(host.rank.launcher)) +
+              " rank's launcher exited before the rank started (its parent is now init): not starting a container "
+              "that nothing would end with the job",
+          kExitLauncherGone);
     if (host.parent > 0) {
       p.launcher_pid = host.parent;
       p.launcher_daemon = launcher_process(host.parent);
@@ -264,15 +269,17 @@ void finish_plan(Plan& p, const RunOptions& o, const HostContext& host) {
     const auto& args = o.command.empty() ? p.config.cmd : o.command;
     p.argv.insert(p.argv.end(), args.begin(), args.end());
     if (p.argv.empty())
-      throw Error("--entrypoint-args: image " + p.image + " has no Entrypoint or Cmd, and no arguments were given", kExitUsage);
+      throw Error("--entrypoint-args: image " + p.image + " has no Entrypoint or Cmd, and no arguments were given",
+                  kExitUsage);
   } else if (!o.command.empty()) {
     p.argv = o.command;
   } else {
     p.argv = p.config.entrypoint;
     p.argv.insert(p.argv.end(), p.config.cmd.begin(), p.config.cmd.end());
     if (p.argv.empty())
-      throw Error("no command given, and image " + p.image + " has no Entrypoint or Cmd; usage: hpai-run IMAGE -- CMD [ARG...]",
-                  kExitUsage);
+      throw Error(
+          "no command given, and image " + p.image + " has no Entrypoint or Cmd; usage: hpai-run IMAGE -- CMD [ARG...]",
+          kExitUsage);
   }
 }
 

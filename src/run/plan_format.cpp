@@ -4,7 +4,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-
 namespace hpai {
 
 using nlohmann::json;
@@ -41,7 +40,8 @@ std::vector<std::string> mount_flags(const Mount& m) {
 }
 
 // Variables the plan sets or changes, and host variables it removes.
-void env_changes(const Plan& p, std::vector<std::pair<std::string, std::string>>& set, std::vector<std::string>& unset) {
+void env_changes(const Plan& p, std::vector<std::pair<std::string, std::string>>& set,
+                 std::vector<std::string>& unset) {
   for (const auto& [k, v] : p.env.entries())
     if (p.host_env.get(k) != v) set.emplace_back(k, v);
   for (const auto& [k, v] : p.host_env.entries())
@@ -119,7 +119,9 @@ std::string plan_to_text(const Plan& p) {
 
 std::string plan_to_json(const Plan& p) {
   json mounts = json::array();
-  mounts.push_back({{"type", "bind"}, {"source", p.image}, {"target", "/"},
+  mounts.push_back({{"type", "bind"},
+                    {"source", p.image},
+                    {"target", "/"},
                     {"options", p.root_mode == RootMode::ReadOnly ? json{"ro", "rec"} : json{"rw", "rec"}},
                     {"origin", "image"}});
   for (const auto& m : p.mounts) {

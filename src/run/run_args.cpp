@@ -41,7 +41,9 @@ long long parse_number(const Value& v, const char* option, long long min, long l
   return n;
 }
 
-void add_env_op(RunCommandLine& c, EnvOp::Kind kind, std::string arg) { c.options.env_ops.push_back({kind, std::move(arg), true}); }
+void add_env_op(RunCommandLine& c, EnvOp::Kind kind, std::string arg) {
+  c.options.env_ops.push_back({kind, std::move(arg), true});
+}
 
 void apply_gpu(RunCommandLine& c, const Value&) {
   if (c.options.gpu == false) usage_error("--gpu and --no-gpu can't be combined");
@@ -59,19 +61,25 @@ const OptionSpec kOptions[] = {
      [](RunCommandLine& c, const Value& v) { c.options.cd = nonempty(v, "cd"); }},
     {"write", 'w', Arg::None, nullptr, "mount the image read-write (default: read-only)",
      [](RunCommandLine& c, const Value&) { c.options.write = true; }},
-    {"write-fake", 'W', Arg::Optional, "SIZE", "writable tmpfs overlay over the image, discarded at exit (SIZE as for tmpfs, default 12%)",
-     [](RunCommandLine& c, const Value& v) { c.options.write_fake = v ? nonempty(v, "write-fake") : kDefaultOverlaySize; }},
+    {"write-fake", 'W', Arg::Optional, "SIZE",
+     "writable tmpfs overlay over the image, discarded at exit (SIZE as for tmpfs, default 12%)",
+     [](RunCommandLine& c, const Value& v) {
+       c.options.write_fake = v ? nonempty(v, "write-fake") : kDefaultOverlaySize;
+     }},
     {"private-tmp", 't', Arg::None, nullptr, "private tmpfs at /tmp instead of the host's $TMPDIR",
      [](RunCommandLine& c, const Value&) { c.options.private_tmp = true; }},
     {"home", 0, Arg::None, nullptr, "bind your host $HOME at /home/$USER and set HOME to it",
      [](RunCommandLine& c, const Value&) { c.options.home = true; }},
     {"no-home", 0, Arg::None, nullptr, nullptr,
-     [](RunCommandLine& c, const Value&) { c.warnings.push_back("--no-home is the default (ch-run 0.31 deprecated it); ignoring it"); }},
+     [](RunCommandLine& c, const Value&) {
+       c.warnings.push_back("--no-home is the default (ch-run 0.31 deprecated it); ignoring it");
+     }},
     {"no-passwd", 0, Arg::None, nullptr, "don't generate /etc/passwd and /etc/group",
      [](RunCommandLine& c, const Value&) { c.options.no_passwd = true; }},
     {"no-image-env", 0, Arg::None, nullptr, "don't apply the image's ENV and WorkingDir",
      [](RunCommandLine& c, const Value&) { c.options.no_image_env = true; }},
-    {"set-env", 0, Arg::Optional, "FILE|VAR=VAL", "set variables from a host FILE of NAME=VALUE lines, or one; bare: the image's ENV",
+    {"set-env", 0, Arg::Optional, "FILE|VAR=VAL",
+     "set variables from a host FILE of NAME=VALUE lines, or one; bare: the image's ENV",
      [](RunCommandLine& c, const Value& v) {
        if (!v) return add_env_op(c, EnvOp::Kind::ImageEnv, "");
        const std::string& s = nonempty(v, "set-env");
@@ -79,17 +87,23 @@ const OptionSpec kOptions[] = {
      }},
     {"unset-env", 0, Arg::Required, "GLOB", "unset the variables whose names match GLOB",
      [](RunCommandLine& c, const Value& v) { add_env_op(c, EnvOp::Kind::Unset, nonempty(v, "unset-env")); }},
-    {"env-no-expand", 0, Arg::None, nullptr, "don't expand $VAR in any --set-env value (wherever it is given, as in ch-run)",
+    {"env-no-expand", 0, Arg::None, nullptr,
+     "don't expand $VAR in any --set-env value (wherever it is given, as in ch-run)",
      [](RunCommandLine& c, const Value&) { c.env_no_expand = true; }},
     {"uid", 'u', Arg::Required, "UID", "run as UID in the container (through the user namespace map)",
-     [](RunCommandLine& c, const Value& v) { c.options.uid = static_cast<uid_t>(parse_number(v, "uid", 0, 0xfffffffe)); }},
+     [](RunCommandLine& c, const Value& v) {
+       c.options.uid = static_cast<uid_t>(parse_number(v, "uid", 0, 0xfffffffe));
+     }},
     {"gid", 'g', Arg::Required, "GID", "run as GID in the container",
-     [](RunCommandLine& c, const Value& v) { c.options.gid = static_cast<gid_t>(parse_number(v, "gid", 0, 0xfffffffe)); }},
+     [](RunCommandLine& c, const Value& v) {
+       c.options.gid = static_cast<gid_t>(parse_number(v, "gid", 0, 0xfffffffe));
+     }},
     {"profile", 0, Arg::Required, "NAME|FILE", "site profile (default: the site's default.json, if any)",
      [](RunCommandLine& c, const Value& v) { c.options.profile = nonempty(v, "profile"); }},
     {"no-profile", 0, Arg::None, nullptr, "apply no site profile, not even the site default",
      [](RunCommandLine& c, const Value&) { c.options.no_profile = true; }},
-    {"gpu", 0, Arg::None, nullptr, "inject the host's NVIDIA driver (error if none is found); --nv is the same", apply_gpu},
+    {"gpu", 0, Arg::None, nullptr, "inject the host's NVIDIA driver (error if none is found); --nv is the same",
+     apply_gpu},
     {"nv", 0, Arg::None, nullptr, nullptr, apply_gpu},
     {"no-gpu", 0, Arg::None, nullptr, "don't inject the NVIDIA driver, whatever the profile says",
      [](RunCommandLine& c, const Value&) {
@@ -104,11 +118,15 @@ const OptionSpec kOptions[] = {
        c.join.join = true;
      }},
     {"join-ct", 0, Arg::Required, "N", "ranks on this node sharing the container (implies -j)",
-     [](RunCommandLine& c, const Value& v) { c.join.count = static_cast<int>(parse_number(v, "join-ct", 1, 1 << 20)); }},
+     [](RunCommandLine& c, const Value& v) {
+       c.join.count = static_cast<int>(parse_number(v, "join-ct", 1, 1 << 20));
+     }},
     {"join-tag", 0, Arg::Required, "TAG", "ranks with the same TAG share (default: the job step's id; implies -j)",
      [](RunCommandLine& c, const Value& v) { c.join.tag = nonempty(v, "join-tag"); }},
     {"join-pid", 0, Arg::Required, "PID", "enter the container of process PID instead of building one",
-     [](RunCommandLine& c, const Value& v) { c.join.pid = static_cast<pid_t>(parse_number(v, "join-pid", 1, 1 << 30)); }},
+     [](RunCommandLine& c, const Value& v) {
+       c.join.pid = static_cast<pid_t>(parse_number(v, "join-pid", 1, 1 << 30));
+     }},
     {"no-join", 0, Arg::None, nullptr, "never share: this rank builds its own container",
      [](RunCommandLine& c, const Value&) {
        if (c.join.join == true) usage_error("--join and --no-join can't be combined");
@@ -124,30 +142,44 @@ const OptionSpec kOptions[] = {
        if (c.options.torch_env == true) usage_error("--torch-env and --no-torch-env can't be combined");
        c.options.torch_env = false;
      }},
-    {"gpu-per-rank", 0, Arg::None, nullptr, "give each rank on a node its share of the host's GPUs (CUDA_VISIBLE_DEVICES)",
+    {"gpu-per-rank", 0, Arg::None, nullptr,
+     "give each rank on a node its share of the host's GPUs (CUDA_VISIBLE_DEVICES)",
      [](RunCommandLine& c, const Value&) { c.options.gpu_per_rank = true; }},
-    {"stats", 0, Arg::Optional, "FILE", "report wall time, CPU, max RSS, exit status (and GPU use): a line on stderr, or JSON to FILE (%r rank, %h host)",
+    {"stats", 0, Arg::Optional, "FILE",
+     "report wall time, CPU, max RSS, exit status (and GPU use): a line on stderr, or JSON to FILE (%r rank, %h host)",
      [](RunCommandLine& c, const Value& v) { c.options.stats = v ? nonempty(v, "stats") : "-"; }},
-    {"entrypoint-args", 0, Arg::None, nullptr, "docker run's rule: the words after IMAGE are arguments to its Entrypoint, in place of its Cmd",
+    {"entrypoint-args", 0, Arg::None, nullptr,
+     "docker run's rule: the words after IMAGE are arguments to its Entrypoint, in place of its Cmd",
      [](RunCommandLine& c, const Value&) { c.options.entrypoint_args = true; }},
     {"dry-run", 0, Arg::None, nullptr, "print the plan (namespaces, mounts, environment) and exit",
      [](RunCommandLine& c, const Value&) { c.dry_run = true; }},
-    {"json", 0, Arg::None, nullptr, "with --dry-run, print the plan as JSON", [](RunCommandLine& c, const Value&) { c.json = true; }},
-    {"feature", 0, Arg::Required, "NAME", "exit 0 if this hpai has feature NAME, else 1 (as ch-run; --feature=list lists them)",
+    {"json", 0, Arg::None, nullptr, "with --dry-run, print the plan as JSON",
+     [](RunCommandLine& c, const Value&) { c.json = true; }},
+    {"feature", 0, Arg::Required, "NAME",
+     "exit 0 if this hpai has feature NAME, else 1 (as ch-run; --feature=list lists them)",
      [](RunCommandLine& c, const Value& v) { c.feature = nonempty(v, "feature"); }},
     {"mount", 'm', Arg::Required, "DIR", nullptr,
      [](RunCommandLine& c, const Value& v) {
        nonempty(v, "mount");
-       c.notes.push_back("--mount " + *v + ": not needed: hpai mounts a SquashFS image in its own private staging area");
+       c.notes.push_back("--mount " + *v +
+                         ": not needed: hpai mounts a SquashFS image in its own private staging area");
      }},
     {"ch-ssh", 0, Arg::None, nullptr, nullptr,
-     [](RunCommandLine&, const Value&) { usage_error("--ch-ssh: hpai has no ch-ssh; use the image's ssh, or bind one with -b"); }},
+     [](RunCommandLine&, const Value&) {
+       usage_error("--ch-ssh: hpai has no ch-ssh; use the image's ssh, or bind one with -b");
+     }},
     {"unsafe", 0, Arg::None, nullptr, nullptr,
-     [](RunCommandLine&, const Value&) { usage_error("--unsafe is ch-run's internal option; hpai has nothing like it"); }},
-    {"verbose", 'v', Arg::None, nullptr, "more messages (repeat for more)", [](RunCommandLine& c, const Value&) { ++c.verbosity; }},
-    {"quiet", 'q', Arg::None, nullptr, "fewer messages (-q errors only, -qq none)", [](RunCommandLine& c, const Value&) { --c.verbosity; }},
-    {"version", 'V', Arg::None, nullptr, "print the version and exit", [](RunCommandLine& c, const Value&) { c.version = true; }},
-    {"help", 'h', Arg::None, nullptr, "print this help and exit", [](RunCommandLine& c, const Value&) { c.help = true; }},
+     [](RunCommandLine&, const Value&) {
+       usage_error("--unsafe is ch-run's internal option; hpai has nothing like it");
+     }},
+    {"verbose", 'v', Arg::None, nullptr, "more messages (repeat for more)",
+     [](RunCommandLine& c, const Value&) { ++c.verbosity; }},
+    {"quiet", 'q', Arg::None, nullptr, "fewer messages (-q errors only, -qq none)",
+     [](RunCommandLine& c, const Value&) { --c.verbosity; }},
+    {"version", 'V', Arg::None, nullptr, "print the version and exit",
+     [](RunCommandLine& c, const Value&) { c.version = true; }},
+    {"help", 'h', Arg::None, nullptr, "print this help and exit",
+     [](RunCommandLine& c, const Value&) { c.help = true; }},
 };
 
 const OptionSpec* by_letter(char letter) {
@@ -218,7 +250,9 @@ RunCommandLine parse_run_args(const std::vector<std::string>& args) {
     if (a.size() > 1 && a.front() == '-') {  // one or more short options: -wt, -b/x, -b /x, -vvv
       for (std::size_t k = 1; k < a.size(); ++k) {
         const OptionSpec* o = by_letter(a[k]);
-        if (!o) usage_error(std::string("unknown option -") + a[k] + " in " + a + " (hpai-run --help lists them; put the command after --)");
+        if (!o)
+          usage_error(std::string("unknown option -") + a[k] + " in " + a +
+                      " (hpai-run --help lists them; put the command after --)");
         Value v;
         if (o->arg != Arg::None && k + 1 < a.size()) {
           v = a.substr(k + 1);
@@ -241,7 +275,8 @@ RunCommandLine parse_run_args(const std::vector<std::string>& args) {
   if (c.env_no_expand)
     for (auto& op : c.options.env_ops) op.expand = false;
   if (c.help || c.version || c.feature) return c;
-  if (!have_image || c.options.image.empty()) usage_error("no IMAGE given; usage: hpai-run [OPTIONS] IMAGE [--] [CMD [ARG...]]");
+  if (!have_image || c.options.image.empty())
+    usage_error("no IMAGE given; usage: hpai-run [OPTIONS] IMAGE [--] [CMD [ARG...]]");
   return c;
 }
 
@@ -315,7 +350,8 @@ std::optional<bool> has_feature(const std::string& name) {
 
 std::string run_features() {
   std::string out;
-  for (const auto& f : kFeatures) out += std::string(f.name) + std::string(14 - std::strlen(f.name), ' ') + f.what + "\n";
+  for (const auto& f : kFeatures)
+    out += std::string(f.name) + std::string(14 - std::strlen(f.name), ' ') + f.what + "\n";
   return out;
 }
 

@@ -53,7 +53,7 @@ constexpr int kImageFd = 3, kSocketFd = 4, kStatusFd = 5;
 
   char byte = 0;
   ReceivedFds got = receive_with_fds(kSocketFd, &byte, 1, 1, false);  // kept across the exec
-  if (got.bytes <= 0 || got.fds.empty()) _exit(0);  // the rank gave up: nothing to serve
+  if (got.bytes <= 0 || got.fds.empty()) _exit(0);                    // the rank gave up: nothing to serve
   const int fuse = got.fds[0].release();
   close(kSocketFd);
   const std::string device = "/dev/fd/" + std::to_string(fuse);  // libfuse: an fd already mounted
@@ -66,7 +66,8 @@ constexpr int kImageFd = 3, kSocketFd = 4, kStatusFd = 5;
 
 void require_fuse(const std::string& what) {
   if (access("/dev/fuse", R_OK | W_OK) != 0)
-    throw_errno("can't mount SquashFS image " + what + ": /dev/fuse is not usable (an administrator loads the fuse module "
+    throw_errno("can't mount SquashFS image " + what +
+                ": /dev/fuse is not usable (an administrator loads the fuse module "
                 "and makes /dev/fuse mode 0666; or unpack the image with hpai-image import and run the directory)");
 }
 
@@ -96,7 +97,8 @@ void SquashfsServer::mount(const std::string& mountpoint, uid_t uid, gid_t gid) 
   const std::string options = "fd=" + std::to_string(fuse.get()) + ",rootmode=40000,user_id=" + std::to_string(uid) +
                               ",group_id=" + std::to_string(gid);
   spdlog::debug("fuse.squashfuse {} at {} ({})", image_, mountpoint, options);
-  if (::mount(image_.c_str(), mountpoint.c_str(), "fuse.squashfuse", MS_RDONLY | MS_NOSUID | MS_NODEV, options.c_str()) != 0)
+  if (::mount(image_.c_str(), mountpoint.c_str(), "fuse.squashfuse", MS_RDONLY | MS_NOSUID | MS_NODEV,
+              options.c_str()) != 0)
     throw_errno("can't mount SquashFS image " + image_ + " (FUSE in a user namespace needs Linux >= 4.18)");
   // Hand the mount over; ours closes, so the connection lives exactly as long as the
   // server (and the server as long as the mount).
@@ -108,7 +110,8 @@ void SquashfsServer::mount(const std::string& mountpoint, uid_t uid, gid_t gid) 
   ssize_t got;
   do got = read(status_.get(), why, sizeof why);
   while (got < 0 && errno == EINTR);
-  if (got > 0) throw Error("can't mount SquashFS image " + image_ + ": " + std::string(why, static_cast<std::size_t>(got)));
+  if (got > 0)
+    throw Error("can't mount SquashFS image " + image_ + ": " + std::string(why, static_cast<std::size_t>(got)));
   status_.reset();
 }
 

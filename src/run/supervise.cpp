@@ -28,7 +28,8 @@ double seconds(const timeval& tv) { return static_cast<double>(tv.tv_sec) + stat
 
 }  // namespace
 
-void run_supervised(const std::vector<std::string>& argv, const Environment& env, const StatsSink& sink, const RankInfo& rank) {
+void run_supervised(const std::vector<std::string>& argv, const Environment& env, const StatsSink& sink,
+                    const RankInfo& rank) {
   PayloadStats s;
   s.argv = argv;
   s.host = host_name();

@@ -18,11 +18,13 @@ void refuse_setuid() {
   check(getresuid(&ruid, &euid, &suid), "getresuid");
   check(getresgid(&rgid, &egid, &sgid), "getresgid");
   if (ruid != euid || ruid != suid)
-    throw Error("hpai-run is installed setuid (real uid " + std::to_string(ruid) + ", effective uid " + std::to_string(euid) +
-                ", saved uid " + std::to_string(suid) + "); it needs no privilege and refuses to run that way: chmod u-s the binary");
+    throw Error("hpai-run is installed setuid (real uid " + std::to_string(ruid) + ", effective uid " +
+                std::to_string(euid) + ", saved uid " + std::to_string(suid) +
+                "); it needs no privilege and refuses to run that way: chmod u-s the binary");
   if (rgid != egid || rgid != sgid)
-    throw Error("hpai-run is installed setgid (real gid " + std::to_string(rgid) + ", effective gid " + std::to_string(egid) +
-                ", saved gid " + std::to_string(sgid) + "); it needs no privilege and refuses to run that way: chmod g-s the binary");
+    throw Error("hpai-run is installed setgid (real gid " + std::to_string(rgid) + ", effective gid " +
+                std::to_string(egid) + ", saved gid " + std::to_string(sgid) +
+                "); it needs no privilege and refuses to run that way: chmod g-s the binary");
 }
 
 std::string uid_map_line(const IdMap& map) {
@@ -49,9 +51,10 @@ void enter_user_namespace(const IdMap& map) {
   if (unshare(CLONE_NEWUSER | CLONE_NEWNS) != 0) {
     int err = errno;
     if (err == EPERM || err == ENOSPC || err == EUSERS)
-      throw_errno("can't create a user namespace (is user.max_user_namespaces 0, or unprivileged user namespaces "
-                  "restricted by kernel.unprivileged_userns_clone or AppArmor? see docs/hpai-run.md, Troubleshooting)",
-                  err);
+      throw_errno(
+          "can't create a user namespace (is user.max_user_namespaces 0, or unprivileged user namespaces "
+          "restricted by kernel.unprivileged_userns_clone or AppArmor? see docs/hpai-run.md, Troubleshooting)",
+          err);
     throw_errno("can't create user and mount namespaces", err);
   }
   write_proc_file("/proc/self/setgroups", "deny\n");

@@ -81,8 +81,8 @@ bool is_digit(char c) { return c >= '0' && c <= '9'; }
 // > 0 when KEY is larger than the range's keys, 0 inside it, < 0 smaller.
 int compare_prefix(std::string_view key, std::string_view prefix) {
   for (std::size_t i = 0; i < prefix.size(); ++i) {
-    if (i == key.size()) return -1;    // KEY is a proper prefix of PREFIX: smaller
-    if (is_digit(key[i])) return 1;    // digits sort after letters: KEY is larger
+    if (i == key.size()) return -1;  // KEY is a proper prefix of PREFIX: smaller
+    if (is_digit(key[i])) return 1;  // digits sort after letters: KEY is larger
     if (key[i] != prefix[i]) return key[i] < prefix[i] ? -1 : 1;
   }
   return 0;
@@ -104,13 +104,16 @@ std::vector<LdCacheEntry> find_in_ld_cache(std::string_view b, const std::string
   const CacheTable t(b, what);
   std::vector<LdCacheEntry> out;
   for (std::string_view prefix : prefixes) {
-    if (std::any_of(prefix.begin(), prefix.end(), is_digit)) throw Error("find_in_ld_cache: prefix " + std::string(prefix) + " has digits");
+    if (std::any_of(prefix.begin(), prefix.end(), is_digit))
+      throw Error("find_in_ld_cache: prefix " + std::string(prefix) + " has digits");
     // The table is in descending order: the first entry not above the range.
     std::uint64_t lo = 0, hi = t.size();
     while (lo < hi) {
       const std::uint64_t mid = lo + (hi - lo) / 2;
-      if (compare_prefix(t.key(mid), prefix) > 0) lo = mid + 1;
-      else hi = mid;
+      if (compare_prefix(t.key(mid), prefix) > 0)
+        lo = mid + 1;
+      else
+        hi = mid;
     }
     for (std::uint64_t i = lo; i < t.size() && compare_prefix(t.key(i), prefix) == 0; ++i) out.push_back(t.at(i));
   }

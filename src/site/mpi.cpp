@@ -3,8 +3,8 @@
 #include <algorithm>
 
 #include "hpai/base/bounded_read.hpp"
-#include "hpai/image/elf.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/image/elf.hpp"
 #include "hpai/image/path_in_root.hpp"
 
 namespace hpai {
@@ -90,7 +90,8 @@ std::vector<MpiFamily> mpi_families(const std::vector<FoundLibrary>& libs) {
   };
   for (const auto& l : libs) {
     bool mpi = l.linker_name == "libmpi" && !l.version.empty();
-    if (l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte" || (mpi && l.version[0] != 12)) add(MpiFamily::OpenMpi);
+    if (l.linker_name == "libopen-pal" || l.linker_name == "libopen-rte" || (mpi && l.version[0] != 12))
+      add(MpiFamily::OpenMpi);
     if (l.linker_name == "libmpich" || (mpi && l.version[0] == 12)) add(MpiFamily::Mpich);
   }
   return out;
@@ -127,9 +128,11 @@ std::string version_incompatibility(const FoundLibrary& host, const FoundLibrary
   const auto& h = host.version;
   const auto& i = image.version;
   const std::string pair = "image " + image.describe() + " vs host " + host.describe() + ": ";
-  if (h.empty()) return pair + "the host library has no version in its name (need at least " + host.linker_name + ".so.MAJOR)";
+  if (h.empty())
+    return pair + "the host library has no version in its name (need at least " + host.linker_name + ".so.MAJOR)";
   if (i.empty()) return "";  // an unversioned image library: any host version serves
-  if (h[0] != i[0]) return pair + "major versions differ (" + std::to_string(i[0]) + " vs " + std::to_string(h[0]) + ")";
+  if (h[0] != i[0])
+    return pair + "major versions differ (" + std::to_string(i[0]) + " vs " + std::to_string(h[0]) + ")";
   if (mode == MpiCompat::Major) return "";
   int hm = h.size() > 1 ? h[1] : 0, im = i.size() > 1 ? i[1] : 0;
   if (mode == MpiCompat::Strict && hm != im) return pair + "strict mode needs equal minor versions";

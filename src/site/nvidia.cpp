@@ -15,11 +15,11 @@
 #include <map>
 #include <set>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/fd.hpp"
-#include "hpai/site/ld_cache.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
+#include "hpai/site/ld_cache.hpp"
 
 namespace hpai {
 
@@ -35,7 +35,9 @@ struct Group {
 // (see library_wanted), so a new driver's new library is not lost.
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
-      {"utility", {"libnvidia-ml", "libnvidia-cfg", "libnvidia-nscq"}, {"nvidia-smi", "nvidia-debugdump", "nvidia-persistenced"}},
+      {"utility",
+       {"libnvidia-ml", "libnvidia-cfg", "libnvidia-nscq"},
+       {"nvidia-smi", "nvidia-debugdump", "nvidia-persistenced"}},
       {"compute",
        {"libcuda", "libcudadebugger", "libnvidia-opencl", "libnvidia-gpucomp", "libnvidia-ptxjitcompiler",
         "libnvidia-allocator", "libnvidia-nvvm", "libnvidia-pkcs11*", "libnvidia-fatbinaryloader"},
@@ -130,8 +132,8 @@ std::string driver_version(const std::vector<LdCacheEntry>& cache, RealPaths& re
 // not know passes as well, and the version of its file decides. (Drivers before 435
 // also shipped a libGL.so.VERSION of their own, pre-GLVND; CUDA 11 and later need 450.)
 // Where in the cache such names are (find_in_ld_cache: prefixes without digits).
-const std::vector<std::string_view> kDriverPrefixes = {"libnv", "libcuda", "libGLX_nvidia", "libGLESv", "libEGL_nvidia",
-                                                       "libvdpau_nvidia", "libglxserver_nvidia"};
+const std::vector<std::string_view> kDriverPrefixes = {
+    "libnv", "libcuda", "libGLX_nvidia", "libGLESv", "libEGL_nvidia", "libvdpau_nvidia", "libglxserver_nvidia"};
 
 bool nvidia_name(std::string_view n) {
   return n.starts_with("libnv") || n.starts_with("libcuda") || n.find("_nvidia") != std::string_view::npos;
@@ -203,7 +205,8 @@ std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
   path_var += ":/usr/bin:/usr/sbin:/bin:/sbin";
   std::vector<std::string> path_dirs;  // absolute, each once
   for (const auto& dir : split_list(path_var, ':'))
-    if (dir.front() == '/' && std::find(path_dirs.begin(), path_dirs.end(), dir) == path_dirs.end()) path_dirs.push_back(dir);
+    if (dir.front() == '/' && std::find(path_dirs.begin(), path_dirs.end(), dir) == path_dirs.end())
+      path_dirs.push_back(dir);
   for (const auto& g : groups()) {
     if (!wanted(s.capabilities, g.capability)) continue;
     for (const char* b : g.binaries) {
@@ -261,7 +264,9 @@ NvmlInfo query_nvml(const std::string& lib, int timeout_ms) {
   }
   wr.reset();
   std::string line;
-  struct pollfd p {rd.get(), POLLIN, 0};
+  struct pollfd p {
+    rd.get(), POLLIN, 0
+  };
   while (true) {
     int r = poll(&p, 1, timeout_ms);
     if (r <= 0) {

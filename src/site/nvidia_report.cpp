@@ -33,10 +33,12 @@ std::string driver_report_text(const NvidiaDriver& d, const NvmlInfo& nvml, cons
 std::string driver_report_json(const NvidiaDriver& d, const NvmlInfo& nvml) {
   using nlohmann::json;
   json j = {{"version", d.version}, {"binaries", d.binaries}, {"devices", d.devices}, {"ipc", d.ipc}};
-  j["nvml"] = nvml.ok ? json{{"driver_version", nvml.driver_version}, {"cuda_version", nvml.cuda_version},
+  j["nvml"] = nvml.ok ? json{{"driver_version", nvml.driver_version},
+                             {"cuda_version", nvml.cuda_version},
                              {"devices", nvml.device_count}}
                       : json{{"error", nvml.error}};
-  for (const auto& l : d.libraries) j["libraries"].push_back({{"path", l.path}, {"names", l.names}, {"capability", capability_of(l)}});
+  for (const auto& l : d.libraries)
+    j["libraries"].push_back({{"path", l.path}, {"names", l.names}, {"capability", capability_of(l)}});
   return j.dump(2) + "\n";
 }
 

@@ -9,8 +9,8 @@
 #include <filesystem>
 #include <functional>
 
-#include "hpai/base/path_text.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/path_text.hpp"
 #include "hpai/site/profile_file.hpp"
 
 namespace hpai {
@@ -32,7 +32,8 @@ std::string ProfileDiagnostic::str() const {
 }
 
 bool has_errors(const Diagnostics& d) {
-  return std::any_of(d.begin(), d.end(), [](const auto& x) { return x.severity == ProfileDiagnostic::Severity::Error; });
+  return std::any_of(d.begin(), d.end(),
+                     [](const auto& x) { return x.severity == ProfileDiagnostic::Severity::Error; });
 }
 
 std::string closest_match(const std::string& word, const std::vector<std::string>& choices) {
@@ -98,9 +99,9 @@ class Reader {
     for (const auto& [k, v] : j.items()) {
       if (std::find(keys.begin(), keys.end(), k) != keys.end()) continue;
       std::string guess = closest_match(k, keys);
-      error(json_pointer_child(ptr, k), "unknown key \"" + k + "\" in " + what +
-                                            (guess.empty() ? " (known keys: " + join(keys) + ")"
-                                                           : "; did you mean \"" + guess + "\"?"));
+      error(json_pointer_child(ptr, k),
+            "unknown key \"" + k + "\" in " + what +
+                (guess.empty() ? " (known keys: " + join(keys) + ")" : "; did you mean \"" + guess + "\"?"));
     }
     return true;
   }
@@ -137,7 +138,8 @@ class Reader {
     auto s = string(ptr, j, what);
     if (!s || std::find(choices.begin(), choices.end(), *s) != choices.end()) return s;
     std::string guess = closest_match(*s, choices);
-    error(ptr, what + " \"" + *s + "\" is not one of " + join(choices) + (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
+    error(ptr, what + " \"" + *s + "\" is not one of " + join(choices) +
+                   (guess.empty() ? "" : "; did you mean \"" + guess + "\"?"));
     return std::nullopt;
   }
   template <typename F>
@@ -212,15 +214,18 @@ class Reader {
     std::vector<std::string> seen;
     auto valid_name = [](const std::string& n) {
       return !n.empty() && !std::isdigit(static_cast<unsigned char>(n[0])) &&
-             std::all_of(n.begin(), n.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+             std::all_of(n.begin(), n.end(),
+                         [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
     };
     // Applied in this order; within one profile a name appears once, so the order of
     // keys in the file (which JSON doesn't keep) never matters.
     if (j.contains("unset")) {
       array(json_pointer_child(ptr, "unset"), j["unset"], "env.unset", [&](const std::string& p, const json& e) {
         auto g = string(p, e, "env.unset entry");
-        if (g && g->find('\0') != std::string::npos) error(p, "env.unset entry contains a NUL character");
-        else if (g) out.push_back({EnvChange::Kind::Unset, *g, "", at(p).str()});
+        if (g && g->find('\0') != std::string::npos)
+          error(p, "env.unset entry contains a NUL character");
+        else if (g)
+          out.push_back({EnvChange::Kind::Unset, *g, "", at(p).str()});
       });
     }
     const std::pair<const char*, EnvChange::Kind> kinds[] = {
@@ -259,8 +264,7 @@ class Reader {
   ProfileMpi mpi(const std::string& ptr, const json& j) {
     ProfileMpi m;
     m.origin = at(ptr);
-    if (!object(ptr, j, "mpi",
-                {"enabled", "family", "compat", "libraries", "prefix", "dependencies", "binds", "env"}))
+    if (!object(ptr, j, "mpi", {"enabled", "family", "compat", "libraries", "prefix", "dependencies", "binds", "env"}))
       return m;
     auto child = [&](const char* k) { return json_pointer_child(ptr, k); };
     if (j.contains("enabled")) m.enabled = boolean(child("enabled"), j["enabled"], "mpi.enabled");
@@ -276,7 +280,8 @@ class Reader {
     if (j.contains("prefix")) {
       if (auto p = path(child("prefix"), j["prefix"], "mpi.prefix")) m.prefix = HostPath{*p, at(child("prefix"))};
     }
-    if (j.contains("dependencies")) m.dependencies = paths(child("dependencies"), j["dependencies"], "mpi.dependencies");
+    if (j.contains("dependencies"))
+      m.dependencies = paths(child("dependencies"), j["dependencies"], "mpi.dependencies");
     if (j.contains("binds")) m.binds = binds(child("binds"), j["binds"], "mpi.binds");
     if (j.contains("env")) m.env = env(child("env"), j["env"]);
     return m;
@@ -285,7 +290,8 @@ class Reader {
   ProfileNvidia nvidia(const std::string& ptr, const json& j) {
     ProfileNvidia n;
     n.origin = at(ptr);
-    if (!object(ptr, j, "nvidia", {"enabled", "capabilities", "ld_cache", "libraries", "binaries", "devices"})) return n;
+    if (!object(ptr, j, "nvidia", {"enabled", "capabilities", "ld_cache", "libraries", "binaries", "devices"}))
+      return n;
     auto child = [&](const char* k) { return json_pointer_child(ptr, k); };
     if (j.contains("enabled")) {
       const json& e = j["enabled"];
@@ -311,7 +317,8 @@ class Reader {
       n.capabilities = caps;
     }
     if (j.contains("ld_cache")) {
-      if (auto p = path(child("ld_cache"), j["ld_cache"], "nvidia.ld_cache")) n.ld_cache = HostPath{*p, at(child("ld_cache"))};
+      if (auto p = path(child("ld_cache"), j["ld_cache"], "nvidia.ld_cache"))
+        n.ld_cache = HostPath{*p, at(child("ld_cache"))};
     }
     if (j.contains("libraries")) n.libraries = paths(child("libraries"), j["libraries"], "nvidia.libraries");
     if (j.contains("binaries")) n.binaries = paths(child("binaries"), j["binaries"], "nvidia.binaries");
@@ -344,18 +351,20 @@ ProfileFile parse_profile_file(const JsonSource& src, Diagnostics& diags) {
   const json& root = src.root();
   f.own.files = {src.file()};
   f.own.name = std::filesystem::path(src.file()).stem().string();
-  if (!r.object("", root, "a profile",
-                {"hpai_profile", "name", "description", "extends", "binds", "devices", "env", "mpi", "nvidia", "launcher"}))
+  if (!r.object(
+          "", root, "a profile",
+          {"hpai_profile", "name", "description", "extends", "binds", "devices", "env", "mpi", "nvidia", "launcher"}))
     return f;
   if (!root.contains("hpai_profile")) {
     r.error("", "not an hpai site profile: \"hpai_profile\": " + std::to_string(kProfileSchemaVersion) +
                     " (the schema version) is missing");
   } else if (root["hpai_profile"] != kProfileSchemaVersion) {
-    r.error("/hpai_profile", "unsupported profile schema version " + root["hpai_profile"].dump() + "; this hpai reads version " +
-                                 std::to_string(kProfileSchemaVersion));
+    r.error("/hpai_profile", "unsupported profile schema version " + root["hpai_profile"].dump() +
+                                 "; this hpai reads version " + std::to_string(kProfileSchemaVersion));
   }
   if (root.contains("name")) f.own.name = r.string("/name", root["name"], "name").value_or(f.own.name);
-  if (root.contains("description")) f.own.description = r.string("/description", root["description"], "description").value_or("");
+  if (root.contains("description"))
+    f.own.description = r.string("/description", root["description"], "description").value_or("");
   if (root.contains("extends")) {
     const json& e = root["extends"];
     if (e.is_string()) {

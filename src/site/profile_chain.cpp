@@ -9,11 +9,11 @@
 
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/site/profile.hpp"
-#include "hpai/site/profile_file.hpp"
-#include "hpai/base/trust.hpp"
 #include "hpai/base/host_fs.hpp"
 #include "hpai/base/path_text.hpp"
+#include "hpai/base/trust.hpp"
+#include "hpai/site/profile.hpp"
+#include "hpai/site/profile_file.hpp"
 
 #ifndef HPAI_SYSTEM_PROFILE_DIR
 #define HPAI_SYSTEM_PROFILE_DIR "/etc/hpai/profiles"
@@ -76,7 +76,6 @@ void merge_into(Profile& base, const Profile& child) {
   }
 }
 
-
 std::string canonical(const std::string& path) {
   char buf[PATH_MAX];
   return realpath(path.c_str(), buf) ? std::string(buf) : path;
@@ -116,12 +115,14 @@ Profile read_chain(const std::string& path, const std::vector<std::string>& sear
     }
     const std::string base_canonical = canonical(base_path);
     if (std::find(state.stack.begin(), state.stack.end(), base_canonical) != state.stack.end()) {
-      diags.push_back({ProfileDiagnostic::Severity::Error, pos, "\"extends\": " + name + " makes a cycle (" + base_path + ")"});
+      diags.push_back(
+          {ProfileDiagnostic::Severity::Error, pos, "\"extends\": " + name + " makes a cycle (" + base_path + ")"});
       continue;
     }
     if (std::find(state.merged.begin(), state.merged.end(), base_canonical) != state.merged.end()) continue;
     if (static_cast<int>(state.stack.size()) >= kMaxExtendsDepth) {
-      diags.push_back({ProfileDiagnostic::Severity::Error, pos, "\"extends\" nests deeper than " + std::to_string(kMaxExtendsDepth)});
+      diags.push_back({ProfileDiagnostic::Severity::Error, pos,
+                       "\"extends\" nests deeper than " + std::to_string(kMaxExtendsDepth)});
       continue;
     }
     Profile base = read_chain(base_path, search_path, diags, state);

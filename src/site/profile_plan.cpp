@@ -7,10 +7,10 @@
 #include <map>
 #include <set>
 
-#include "hpai/base/path_text.hpp"
-#include "hpai/base/host_fs.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/nvidia.hpp"
 
@@ -77,7 +77,8 @@ void add_binds(ProfileEffect& e, const std::vector<ProfileBind>& binds) {
       e.notes.push_back("skipped optional bind " + b.source + ": not on this host (" + from(b.origin) + ")");
       continue;
     }
-    e.mounts.push_back(bind_of(host_source(b.source, from(b.origin)), b.target, {.read_only = b.read_only, .create = true}, from(b.origin)));
+    e.mounts.push_back(bind_of(host_source(b.source, from(b.origin)), b.target,
+                               {.read_only = b.read_only, .create = true}, from(b.origin)));
   }
 }
 
@@ -123,8 +124,9 @@ void replace_libraries(ProfileEffect& e, HostDir& dir, const ImageFs& host_fs, c
   for (const auto& hp : libs) {
     auto host = find_library(host_fs, hp.path);
     if (!host)
-      throw Error("can't use host MPI library " + hp.path + ": " + (path_exists(hp.path) ? "not a shared library name" : "no such file on host") +
-                  " (from " + from(hp.origin) + ")");
+      throw Error("can't use host MPI library " + hp.path + ": " +
+                  (path_exists(hp.path) ? "not a shared library name" : "no such file on host") + " (from " +
+                  from(hp.origin) + ")");
     host->file = host_source(host->file, from(hp.origin));
     LibraryReplacement r;
     try {
@@ -136,22 +138,24 @@ void replace_libraries(ProfileEffect& e, HostDir& dir, const ImageFs& host_fs, c
     for (const auto& w : r.warnings) e.notes.push_back("warning: " + w);
     if (r.image) {
       e.mounts.push_back(bind_of(host->file, r.image->file, {.read_only = true}, from(hp.origin) + ": " + what));
-      e.notes.push_back(std::string(what) + ": host " + host->describe() + " replaces image " + r.image->describe() + " at " +
-                        r.image->file + " (" + to_string(mode) + " mode)");
+      e.notes.push_back(std::string(what) + ": host " + host->describe() + " replaces image " + r.image->describe() +
+                        " at " + r.image->file + " (" + to_string(mode) + " mode)");
     } else {
       // Nothing to replace: offer it on the library path under its own name and soname.
       std::vector<std::string> names = {base_name(hp.path), host->linker_name + ".so"};
       if (!host->version.empty()) names.push_back(host->linker_name + ".so." + std::to_string(host->version[0]));
       dir.add(kHostLibDir, host->file, names, from(hp.origin) + ": " + what);
-      e.notes.push_back(std::string(what) + ": image has no " + host->linker_name + "; host " + host->describe() + " added in " +
-                        kHostLibDir);
+      e.notes.push_back(std::string(what) + ": image has no " + host->linker_name + "; host " + host->describe() +
+                        " added in " + kHostLibDir);
     }
   }
 }
 
 void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageFs& image) {
   std::vector<HostPath> libs = profile_mpi_libraries(m);
-  if (libs.empty()) throw Error("profile's mpi section names no host libraries (\"libraries\" or \"prefix\") (from " + from(m.origin) + ")");
+  if (libs.empty())
+    throw Error("profile's mpi section names no host libraries (\"libraries\" or \"prefix\") (from " + from(m.origin) +
+                ")");
 
   auto host_fs = open_directory_image("/");
   std::vector<FoundLibrary> host_libs;
@@ -169,23 +173,27 @@ void apply_mpi(ProfileEffect& e, HostDir& dir, const ProfileMpi& m, const ImageF
     std::vector<std::string> paths;
     for (const auto& hp : libs) paths.push_back(hp.path);
     if (auto wrong = family_contradiction(*m.family, paths); !wrong.empty())
-      throw Error("can't swap MPI: " + wrong + " (from " + from(m.origin) + "; hpai-profile check lists what is wrong; "
+      throw Error("can't swap MPI: " + wrong + " (from " + from(m.origin) +
+                  "; hpai-profile check lists what is wrong; "
                   "--no-mpi keeps the image's MPI)");
   }
   if (auto found = mpi_families(host_libs); !host_family && found.size() == 1) host_family = found.front();
   auto image_families = mpi_families(image_libs);
   if (host_family && !image_families.empty() &&
       std::find(image_families.begin(), image_families.end(), *host_family) == image_families.end())
-    throw Error(std::string("can't swap MPI: the image's MPI is ") + to_string(image_families.front()) + " and the host's (from " +
-                from(m.origin) + ") is " + to_string(*host_family) + "; their ABIs differ (run without the profile's MPI: --no-mpi)");
+    throw Error(std::string("can't swap MPI: the image's MPI is ") + to_string(image_families.front()) +
+                " and the host's (from " + from(m.origin) + ") is " + to_string(*host_family) +
+                "; their ABIs differ (run without the profile's MPI: --no-mpi)");
   // MPICH-ABI libraries promise compatibility within a major; Open MPI's only within a minor.
   MpiCompat mode = m.compat.value_or(host_family == MpiFamily::OpenMpi ? MpiCompat::Strict : MpiCompat::Major);
   if (image_libs.empty())
-    e.notes.push_back(image.lstat("etc/ld.so.cache")
-                          ? "MPI: the image's /etc/ld.so.cache lists no MPI library; host MPI libraries go on the library path"
-                          : "MPI: the image has no /etc/ld.so.cache; host MPI libraries go on the library path");
+    e.notes.push_back(
+        image.lstat("etc/ld.so.cache")
+            ? "MPI: the image's /etc/ld.so.cache lists no MPI library; host MPI libraries go on the library path"
+            : "MPI: the image has no /etc/ld.so.cache; host MPI libraries go on the library path");
   replace_libraries(e, dir, *host_fs, libs, image_libs, mode, "MPI");
-  if (m.dependencies) replace_libraries(e, dir, *host_fs, *m.dependencies, image_libs, MpiCompat::Full, "MPI dependency");
+  if (m.dependencies)
+    replace_libraries(e, dir, *host_fs, *m.dependencies, image_libs, MpiCompat::Full, "MPI dependency");
   add_binds(e, m.binds);
   e.env.insert(e.env.end(), m.env.begin(), m.env.end());
 }
@@ -216,8 +224,10 @@ void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMod
 
   std::optional<NvidiaDriver> driver = discover_nvidia_driver(search);
   if (!driver) {
-    std::string why = "no NVIDIA driver found: no libcuda.so.<version> or libnvidia-ml.so.<version> in " + search.ld_cache;
-    if (mode == GpuMode::On) throw Error("GPU support was asked for, but " + why + " (is the driver installed? is ldconfig current?)");
+    std::string why =
+        "no NVIDIA driver found: no libcuda.so.<version> or libnvidia-ml.so.<version> in " + search.ld_cache;
+    if (mode == GpuMode::On)
+      throw Error("GPU support was asked for, but " + why + " (is the driver installed? is ldconfig current?)");
     e.notes.push_back("GPU: " + why + "; GPU support off");
     return;
   }
@@ -231,12 +241,16 @@ void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMod
     dir.add(kHostLibDir, file, names, from(lib.origin));
   }
   for (const auto& b : driver->binaries) dir.add(kHostBinDir, b, {}, origin);
-  for (const auto& b : n.binaries) dir.add(kHostBinDir, host_source(b.path, from(b.origin)), {base_name(b.path)}, from(b.origin));
-  for (const auto& ipc : driver->ipc) e.mounts.push_back(bind_of(host_source(ipc, origin), ipc, {.create = true}, origin));
+  for (const auto& b : n.binaries)
+    dir.add(kHostBinDir, host_source(b.path, from(b.origin)), {base_name(b.path)}, from(b.origin));
+  for (const auto& ipc : driver->ipc)
+    e.mounts.push_back(bind_of(host_source(ipc, origin), ipc, {.create = true}, origin));
   add_devices(e, n.devices);
 
-  if (!driver->binaries.empty() || !n.binaries.empty()) e.env.push_back({EnvChange::Kind::Append, "PATH", kHostBinDir, origin});
-  if (!visible.empty() && visible != "all" && visible != "void" && visible != "none" && !host_env.has("CUDA_VISIBLE_DEVICES"))
+  if (!driver->binaries.empty() || !n.binaries.empty())
+    e.env.push_back({EnvChange::Kind::Append, "PATH", kHostBinDir, origin});
+  if (!visible.empty() && visible != "all" && visible != "void" && visible != "none" &&
+      !host_env.has("CUDA_VISIBLE_DEVICES"))
     e.env.push_back({EnvChange::Kind::Set, "CUDA_VISIBLE_DEVICES", visible, "NVIDIA_VISIBLE_DEVICES"});
   e.nvml = driver->nvml;
 
@@ -277,7 +291,8 @@ ProfileEffect apply_profile(const Profile& profile, const ImageFs& image, const 
   if (sw.gpu) gpu = *sw.gpu ? GpuMode::On : GpuMode::Off;
   if (gpu != GpuMode::Off) apply_nvidia(e, dir, profile.nvidia.value_or(ProfileNvidia{}), gpu, config, host_env);
   // Last, so the injected libraries come first on the search path.
-  if (dir.used()) e.env.push_back({EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", kHostLibDir, "injected host libraries"});
+  if (dir.used())
+    e.env.push_back({EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", kHostLibDir, "injected host libraries"});
   return e;
 }
 

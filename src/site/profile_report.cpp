@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/site/ld_cache.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/nvidia.hpp"
 #include "hpai/site/profile.hpp"
-#include "hpai/base/host_fs.hpp"
 
 namespace hpai {
 
@@ -78,7 +78,8 @@ void check_profile_host(const Profile& p, Diagnostics& d) {
   check_binds(p.devices, "device", d);
   if (p.mpi && p.mpi->enabled.value_or(true)) {
     const ProfileMpi& m = *p.mpi;
-    if (!m.libraries && !m.prefix) report(d, true, m.origin, "mpi needs \"libraries\" or \"prefix\" (where the host MPI is)");
+    if (!m.libraries && !m.prefix)
+      report(d, true, m.origin, "mpi needs \"libraries\" or \"prefix\" (where the host MPI is)");
     if (m.libraries)
       for (const auto& l : *m.libraries) check_library(l, "MPI library", d);
     if (m.prefix) {
@@ -113,7 +114,8 @@ void check_profile_host(const Profile& p, Diagnostics& d) {
     }
     for (const auto& l : n.libraries) check_library(l, "NVIDIA library", d);
     for (const auto& b : n.binaries)
-      if (access(b.path.c_str(), X_OK) != 0) report(d, true, b.origin, "NVIDIA binary " + b.path + ": not an executable on this host");
+      if (access(b.path.c_str(), X_OK) != 0)
+        report(d, true, b.origin, "NVIDIA binary " + b.path + ": not an executable on this host");
     check_binds(n.devices, "device", d);
   }
 }

@@ -6,23 +6,24 @@
 #include <string>
 #include <vector>
 
-#include "hpai/run/container.hpp"
 #include "hpai/base/error.hpp"
-#include "hpai/run/launch.hpp"
 #include "hpai/base/log.hpp"
-#include "hpai/site/nvidia.hpp"
+#include "hpai/base/version.hpp"
+#include "hpai/run/container.hpp"
+#include "hpai/run/launch.hpp"
 #include "hpai/run/plan.hpp"
 #include "hpai/run/plan_format.hpp"
 #include "hpai/run/run_args.hpp"
-#include "hpai/base/version.hpp"
+#include "hpai/site/nvidia.hpp"
 #include "hpai/site/nvidia_report.hpp"
 
 namespace {
 
 std::string describe_rank(const hpai::RankInfo& r) {
   auto num = [](const std::optional<int>& v) { return v ? std::to_string(*v) : std::string("?"); };
-  return ": rank " + num(r.rank) + " of " + num(r.size) + ", local rank " + num(r.local_rank) + " of " + num(r.local_size) +
-         (r.node ? ", node " + std::to_string(*r.node) : "") + (r.job.empty() ? "" : ", job " + r.job);
+  return ": rank " + num(r.rank) + " of " + num(r.size) + ", local rank " + num(r.local_rank) + " of " +
+         num(r.local_size) + (r.node ? ", node " + std::to_string(*r.node) : "") +
+         (r.job.empty() ? "" : ", job " + r.job);
 }
 
 }  // namespace

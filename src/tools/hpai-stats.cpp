@@ -1,23 +1,26 @@
 // hpai-stats: merge the per-rank files of hpai-run --stats=FILE into one summary.
 #include <cstdio>
 
+#include "cli.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/log.hpp"
-#include "hpai/batch/stats.hpp"
 #include "hpai/base/version.hpp"
-#include "cli.hpp"
+#include "hpai/batch/stats.hpp"
 
 int main(int argc, char** argv) {
   using namespace hpai;
-  CLI::App app{"hpai-stats - merge hpai-run --stats files: per-rank table, slowest rank, CPU summed, largest RSS, failed ranks",
-               "hpai-stats"};
+  CLI::App app{
+      "hpai-stats - merge hpai-run --stats files: per-rank table, slowest rank, CPU summed, largest RSS, failed ranks",
+      "hpai-stats"};
   app.set_version_flag("-V,--version", std::string("hpai-stats ") + kVersion);
   std::vector<std::string> files;
   bool json = false;
   app.add_option("FILE", files, "files written by hpai-run --stats=FILE (e.g. run.*.json)")->required();
   app.add_flag("--json", json, "print the totals as JSON");
-  return run_tool(app, argc, argv, "hpai-stats", [&] { return 0; }, [&]() -> int {
-    std::fputs(merge_stats(files, json).c_str(), stdout);
-    return 0;
-  });
+  return run_tool(
+      app, argc, argv, "hpai-stats", [&] { return 0; },
+      [&]() -> int {
+        std::fputs(merge_stats(files, json).c_str(), stdout);
+        return 0;
+      });
 }

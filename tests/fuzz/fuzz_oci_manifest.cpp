@@ -8,12 +8,12 @@
 #include <map>
 #include <string>
 
-#include "hpai/image/blob_source.hpp"
 #include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/log.hpp"
+#include "hpai/image/blob_source.hpp"
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/image_formats.hpp"
-#include "hpai/base/log.hpp"
 
 namespace {
 

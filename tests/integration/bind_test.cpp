@@ -111,8 +111,9 @@ TEST_P(Binds, TmpIsTheHostsTmpdirOrPrivate) {
                        {"TMPDIR=" + tmpdir});
   ASSERT_EQ(shared.exit_code, 0) << shared;
   EXPECT_EQ(shared.out, "in-tmpdir\nTMPDIR=unset\n");
-  Result priv = hpai({"-t", test_image("busybox"), "--", "sh", "-c", "ls -A /tmp | wc -l; touch /tmp/x && echo writable"},
-                     {"TMPDIR=" + tmpdir});
+  Result priv =
+      hpai({"-t", test_image("busybox"), "--", "sh", "-c", "ls -A /tmp | wc -l; touch /tmp/x && echo writable"},
+           {"TMPDIR=" + tmpdir});
   ASSERT_EQ(priv.exit_code, 0) << priv;
   EXPECT_EQ(priv.out, "0\nwritable\n");
 }

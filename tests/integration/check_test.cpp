@@ -21,19 +21,25 @@ class Check : public ContainerTest {
   std::string ppc64le_image() {
     if (access("/usr/bin/powerpc64le-linux-gnu-gcc", X_OK) != 0) return "";
     const std::string dir = scratch().path() + "/ppc";
-    Result r = run_as(who(), {"sh", "-c", "mkdir -p " + dir + "/bin && echo 'int main(void){return 0;}' | "
-                                          "powerpc64le-linux-gnu-gcc -x c -o " + dir + "/bin/sh -"});
+    Result r = run_as(who(), {"sh", "-c",
+                              "mkdir -p " + dir +
+                                  "/bin && echo 'int main(void){return 0;}' | "
+                                  "powerpc64le-linux-gnu-gcc -x c -o " +
+                                  dir + "/bin/sh -"});
     EXPECT_EQ(r.exit_code, 0) << r;
     return dir;
   }
   // A directory image with a libc defining only up to GLIBC_2.28 (a version script).
   std::string old_glibc_image() {
     const std::string dir = scratch().path() + "/old";
-    Result r = run_as(who(), {"sh", "-c",
-                              "set -e; mkdir -p " + dir + "/lib/x86_64-linux-gnu " + dir + "/bin; cd " + dir +
-                                  "; echo 'GLIBC_2.28 { global: f; local: *; };' > m; echo 'int f(void){return 0;}' > f.c; "
-                                  "gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script=m -o lib/x86_64-linux-gnu/libc.so.6 f.c; "
-                                  "rm m f.c; cp " + test_image("busybox") + "/bin/busybox bin/sh"});
+    Result r =
+        run_as(who(), {"sh", "-c",
+                       "set -e; mkdir -p " + dir + "/lib/x86_64-linux-gnu " + dir + "/bin; cd " + dir +
+                           "; echo 'GLIBC_2.28 { global: f; local: *; };' > m; echo 'int f(void){return 0;}' > f.c; "
+                           "gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script=m -o "
+                           "lib/x86_64-linux-gnu/libc.so.6 f.c; "
+                           "rm m f.c; cp " +
+                           test_image("busybox") + "/bin/busybox bin/sh"});
     EXPECT_EQ(r.exit_code, 0) << r;
     return dir;
   }
@@ -42,7 +48,8 @@ INSTANTIATE_TEST_SUITE_P(, Check, ::testing::Values(As::Unprivileged, As::Root),
 
 TEST_P(Check, MpiImageAgainstTheDriverMatrix) {
   const std::string junit = scratch().path() + "/report.xml";
-  Result r = check({"image", test_image("debian-mpi"), "--matrix", recipe("driver-matrix.json"), "--json", "--junit", junit});
+  Result r =
+      check({"image", test_image("debian-mpi"), "--matrix", recipe("driver-matrix.json"), "--json", "--junit", junit});
   EXPECT_EQ(r.exit_code, 1) << r;  // the ppc64le rows fail
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 1u);
@@ -91,7 +98,8 @@ TEST_P(Check, ProfileTargetComparesInjectedLibrariesWithTheImagesGlibc) {
 
 TEST_P(Check, SelectImagesForASite) {
   const std::string ppc = ppc64le_image();
-  std::vector<std::string> args = {"select", "--site", recipe("generic-debian.json"), test_image("debian-mpi"), old_glibc_image()};
+  std::vector<std::string> args = {"select", "--site", recipe("generic-debian.json"), test_image("debian-mpi"),
+                                   old_glibc_image()};
   if (!ppc.empty()) args.push_back(ppc);
   Result r = check(args);
   EXPECT_EQ(r.exit_code, 0) << r;
@@ -103,26 +111,33 @@ TEST_P(Check, ArchivesAndSquashfsImages) {
   Result docker = check({"image", test_image("debian-oci") + "/docker.tar", "--target", "name=x86,arch=amd64"});
   EXPECT_EQ(docker.exit_code, 0) << docker;
   EXPECT_TRUE(contains(docker.out, "arch amd64, glibc 2.36")) << docker;
-  Result leftovers = run_as(who(), {"sh", "-c", "find /tmp -maxdepth 1 -name 'hpai-check.*' -user " + std::to_string(who().uid) + " | wc -l"});
+  Result leftovers = run_as(
+      who(),
+      {"sh", "-c", "find /tmp -maxdepth 1 -name 'hpai-check.*' -user " + std::to_string(who().uid) + " | wc -l"});
   EXPECT_EQ(leftovers.out, "0\n") << "the temporary import was not removed";
   const std::string sqfs = scratch().path() + "/bb.sqfs";
-  ASSERT_EQ(run_as(who(), {"mksquashfs", test_image("busybox"), sqfs, "-quiet", "-no-progress", "-no-xattrs"}).exit_code, 0);
+  ASSERT_EQ(
+      run_as(who(), {"mksquashfs", test_image("busybox"), sqfs, "-quiet", "-no-progress", "-no-xattrs"}).exit_code, 0);
   Result sq = check({"image", sqfs, "--target", "name=summit,arch=ppc64le"});
   EXPECT_EQ(sq.exit_code, 1) << sq;
   EXPECT_TRUE(contains(sq.out, "the image is amd64 (image config), the target is ppc64le")) << sq;
 }
 
 TEST_P(Check, CudaImageAgainstAFakeDriverProfileAndTheMatrix) {
-  if (access("/usr/local/cuda/lib64/libcudart.so.13", R_OK) != 0) GTEST_SKIP() << "no CUDA 13 toolkit at /usr/local/cuda";
+  if (access("/usr/local/cuda/lib64/libcudart.so.13", R_OK) != 0)
+    GTEST_SKIP() << "no CUDA 13 toolkit at /usr/local/cuda";
   if (access(test_image("fake-driver/etc/ld.so.cache").c_str(), R_OK) != 0) GTEST_SKIP() << "no fake driver fixture";
   // The toolkit's own libcudart in an image; a profile whose driver is the fake
   // 580.95.05 tree made from the toolkit's stub libcuda.
   const std::string img = scratch().path() + "/cuda13";
-  Result mk = run_as(who(), {"sh", "-c", "mkdir -p " + img + "/usr/local/cuda/lib64 " + img + "/bin && cp /usr/local/cuda/lib64/libcudart.so.13 " +
-                                             img + "/usr/local/cuda/lib64/ && cp " + test_image("busybox") + "/bin/busybox " + img + "/bin/sh"});
+  Result mk = run_as(
+      who(), {"sh", "-c",
+              "mkdir -p " + img + "/usr/local/cuda/lib64 " + img + "/bin && cp /usr/local/cuda/lib64/libcudart.so.13 " +
+                  img + "/usr/local/cuda/lib64/ && cp " + test_image("busybox") + "/bin/busybox " + img + "/bin/sh"});
   ASSERT_EQ(mk.exit_code, 0) << mk;
   const std::string profile = scratch().path() + "/fake.json";
-  write_file(profile, R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + test_image("fake-driver") + R"(/etc/ld.so.cache"}})");
+  write_file(profile, R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + test_image("fake-driver") +
+                          R"(/etc/ld.so.cache"}})");
   run_as(root_user(), {"chmod", "a+r", profile});
   Result r = check({"image", img, "--profile", profile, "--matrix", recipe("driver-matrix.json"), "--json"});
   EXPECT_EQ(r.exit_code, 1) << r;
@@ -130,7 +145,8 @@ TEST_P(Check, CudaImageAgainstAFakeDriverProfileAndTheMatrix) {
   EXPECT_EQ(j[0]["facts"]["cuda"], "13.0");
   auto result = [&](const std::string& target) {
     for (const auto& x : j[0]["results"])
-      if (x["target"] == target && x["check"] == "cuda") return x["verdict"].get<std::string>() + ": " + x["message"].get<std::string>();
+      if (x["target"] == target && x["check"] == "cuda")
+        return x["verdict"].get<std::string>() + ": " + x["message"].get<std::string>();
     return std::string("(none)");
   };
   EXPECT_TRUE(result("fake").starts_with("pass: CUDA 13.0 runtime")) << result("fake");

@@ -23,8 +23,19 @@ class Cli : public ContainerTest {
 INSTANTIATE_TEST_SUITE_P(, Cli, ::testing::Values(As::Unprivileged, As::Root), as_name);
 
 // Words CLI11 used to rewrite ("[a,b]" split, "[]" dropped, "--x" taken as an option).
-const std::vector<std::string> kWords = {"[a,b]", "[]", "{x,y}", "a,b,c", "k=v", "", "-v", "--cd=/x", "--",
-                                         "-", "\xff\xfe\x80 not UTF-8", "--write", std::string(100 * 1024, 'y')};
+const std::vector<std::string> kWords = {"[a,b]",
+                                         "[]",
+                                         "{x,y}",
+                                         "a,b,c",
+                                         "k=v",
+                                         "",
+                                         "-v",
+                                         "--cd=/x",
+                                         "--",
+                                         "-",
+                                         "\xff\xfe\x80 not UTF-8",
+                                         "--write",
+                                         std::string(100 * 1024, 'y')};
 
 std::string printed(const std::vector<std::string>& words) {
   std::string out;
@@ -71,8 +82,10 @@ TEST_P(Cli, EmptyValuesAreErrorsAndSwallowNothing) {
   for (const char* opt : {"--cd=", "--join-tag=", "--unset-env=", "--set-env=", "--profile="}) {
     Result r = hpai({opt, "-v", image(), "--", "true"});
     EXPECT_EQ(r.exit_code, 64) << opt << "\n" << r;
-    EXPECT_TRUE(contains(r.err, std::string(opt).substr(0, std::string(opt).size() - 1) + ": the value must not be empty"))
-        << opt << "\n" << r;
+    EXPECT_TRUE(
+        contains(r.err, std::string(opt).substr(0, std::string(opt).size() - 1) + ": the value must not be empty"))
+        << opt << "\n"
+        << r;
   }
 }
 
@@ -108,9 +121,11 @@ TEST_P(Cli, CommandLineErrorsUseTheDocumentedForm) {
 TEST_P(Cli, VerboseShowsTheJoinDecisionAndTheEnvironment) {
   const std::string d = scratch().path();
   const std::string rank = hpai_run() + " -v --join-ct=2 --join-tag=verbose-$$ " + image() + " -- true";
-  Result r = run_as(who(), {"sh", "-c", rank + " 2>" + d + "/a & " + rank + " 2>" + d + "/b & wait; cat " + d + "/a " + d + "/b"});
+  Result r = run_as(
+      who(), {"sh", "-c", rank + " 2>" + d + "/a & " + rank + " 2>" + d + "/b & wait; cat " + d + "/a " + d + "/b"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  EXPECT_TRUE(contains(r.out, "join: 2 rank(s) on this node share one container (count from --join-ct=2, tag verbose-")) << r;
+  EXPECT_TRUE(contains(r.out, "join: 2 rank(s) on this node share one container (count from --join-ct=2, tag verbose-"))
+      << r;
   EXPECT_TRUE(contains(r.out, ": building the container (2 ranks expected, from --join-ct=2)")) << r;
   EXPECT_TRUE(contains(r.out, "join: entering the container of tag verbose-")) << r;
   EXPECT_TRUE(contains(r.out, "environment: set HPAI_RUNNING=1")) << r;
@@ -122,20 +137,24 @@ TEST_P(Cli, VerboseShowsTheJoinDecisionAndTheEnvironment) {
 TEST_P(Cli, ARankWithAnotherJoinCountTakesNoSlot) {
   const std::string d = scratch().path();
   const std::string tag = "--join-tag=slot-$$ ";
-  const std::string first = hpai_run() + " --join-ct=2 " + tag + image() + " -- sh -c 'readlink /proc/self/ns/mnt; sleep 2'";
+  const std::string first =
+      hpai_run() + " --join-ct=2 " + tag + image() + " -- sh -c 'readlink /proc/self/ns/mnt; sleep 2'";
   const std::string wrong = hpai_run() + " --join-ct=3 " + tag + image() + " -- true";
   const std::string right = hpai_run() + " --join-ct=2 " + tag + image() + " -- readlink /proc/self/ns/mnt";
-  Result r = run_as(who(), {"sh", "-c",
-                            first + " >" + d + "/a & a=$!; sleep 0.5; " + wrong + " 2>" + d + "/w; echo wrong=$?; " + right +
-                                " >" + d + "/c; echo right=$?; wait $a; echo first=$?; cat " + d + "/w; cat " + d + "/a " + d + "/c"});
+  Result r = run_as(
+      who(), {"sh", "-c",
+              first + " >" + d + "/a & a=$!; sleep 0.5; " + wrong + " 2>" + d + "/w; echo wrong=$?; " + right + " >" +
+                  d + "/c; echo right=$?; wait $a; echo first=$?; cat " + d + "/w; cat " + d + "/a " + d + "/c"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "wrong=31")) << r;
   EXPECT_TRUE(contains(r.out, "options differ from those the node's container was built with")) << r;
   EXPECT_TRUE(contains(r.out, "right=0")) << r;
   EXPECT_TRUE(contains(r.out, "first=0")) << r;
   auto ns = r.out.substr(r.out.find("mnt:["));
-  EXPECT_EQ(ns.substr(0, ns.find('\n')), ns.substr(ns.rfind("mnt:[")).substr(0, ns.substr(ns.rfind("mnt:[")).find('\n')))
-      << "the matching rank joined the first one's container\n" << r;
+  EXPECT_EQ(ns.substr(0, ns.find('\n')),
+            ns.substr(ns.rfind("mnt:[")).substr(0, ns.substr(ns.rfind("mnt:[")).find('\n')))
+      << "the matching rank joined the first one's container\n"
+      << r;
 }
 
 // ch-run's last resort for the peer count: the allocation's CPUs on this node.

@@ -28,17 +28,16 @@ std::string field(const std::string& out, const std::string& key) {
 TEST_P(Faults, DiskFullDuringImportFailsCleanlyAndFreesTheSpace) {
   const std::string dir = scratch().path() + "/small-disk";
   ASSERT_EQ(run_as(who(), {"mkdir", dir}).exit_code, 0);
-  const std::string as_me = "unshare -U --map-user=" + std::to_string(who().uid) + " --map-group=" + std::to_string(who().gid) +
-                            " -- env HPAI_STORAGE=$1 " + hpai_image();
-  const std::string script =
-      "mount -t tmpfs -o size=48m,mode=0700 tmpfs \"$1\" || exit 90\n" + as_me +
-      " import $2 big; echo big-exit=$?\n"
-      "echo tmp-left=$(ls -A \"$1/tmp\" 2>/dev/null | wc -l)\n"
-      "echo img-left=$(ls -A \"$1/img\" 2>/dev/null | wc -l)\n"
-      "echo used-kib=$(du -sk \"$1\" | cut -f1)\n" +
-      as_me + " import $3 small >/dev/null; echo small-exit=$?\n" + as_me + " list\n";
-  Result r = run_as(who(), {"unshare", "-Urm", "sh", "-c", script, "sh", dir, test_image("debian-oci") + "/rootfs.tar.gz",
-                            test_image("busybox")});
+  const std::string as_me = "unshare -U --map-user=" + std::to_string(who().uid) +
+                            " --map-group=" + std::to_string(who().gid) + " -- env HPAI_STORAGE=$1 " + hpai_image();
+  const std::string script = "mount -t tmpfs -o size=48m,mode=0700 tmpfs \"$1\" || exit 90\n" + as_me +
+                             " import $2 big; echo big-exit=$?\n"
+                             "echo tmp-left=$(ls -A \"$1/tmp\" 2>/dev/null | wc -l)\n"
+                             "echo img-left=$(ls -A \"$1/img\" 2>/dev/null | wc -l)\n"
+                             "echo used-kib=$(du -sk \"$1\" | cut -f1)\n" +
+                             as_me + " import $3 small >/dev/null; echo small-exit=$?\n" + as_me + " list\n";
+  Result r = run_as(who(), {"unshare", "-Urm", "sh", "-c", script, "sh", dir,
+                            test_image("debian-oci") + "/rootfs.tar.gz", test_image("busybox")});
   ASSERT_NE(field(r.out, "big-exit"), "") << r;
   EXPECT_EQ(field(r.out, "big-exit"), "31") << r;
   EXPECT_TRUE(contains(r.err, "No space left on device")) << r;
@@ -59,7 +58,8 @@ TEST_P(Faults, SixtyFourConcurrentLaunches) {
   for (int i = 0; i < kN; ++i)
     threads.emplace_back([&, i] {
       results[static_cast<std::size_t>(i)] =
-          hpai({test_image("busybox"), "--", "sh", "-c", "echo launch-" + std::to_string(i) + " $(readlink /proc/self/ns/mnt)"});
+          hpai({test_image("busybox"), "--", "sh", "-c",
+                "echo launch-" + std::to_string(i) + " $(readlink /proc/self/ns/mnt)"});
     });
   for (auto& t : threads) t.join();
   char host_ns[64] = {};
@@ -85,8 +85,9 @@ TEST_P(Faults, SixtyFourRanksJoinOneContainer) {
   std::vector<std::thread> threads;
   for (int i = 0; i < kN; ++i)
     threads.emplace_back([&, i] {
-      results[static_cast<std::size_t>(i)] = hpai({"--join-ct=" + std::to_string(kN), "--join-tag=" + tag, test_image("busybox"),
-                                                    "--", "sh", "-c", "echo ns $(readlink /proc/self/ns/user)"});
+      results[static_cast<std::size_t>(i)] =
+          hpai({"--join-ct=" + std::to_string(kN), "--join-tag=" + tag, test_image("busybox"), "--", "sh", "-c",
+                "echo ns $(readlink /proc/self/ns/user)"});
     });
   for (auto& t : threads) t.join();
   std::set<std::string> user_namespaces;

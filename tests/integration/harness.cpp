@@ -21,7 +21,9 @@ namespace hpai::test {
 static std::string fs_dirname(const std::string& p) { return std::filesystem::path(p).parent_path().string(); }
 
 std::ostream& operator<<(std::ostream& os, const Result& r) {
-  return os << "exit " << r.exit_code << " signal " << r.signal << "\n--- stdout:\n" << r.out << "--- stderr:\n" << r.err;
+  return os << "exit " << r.exit_code << " signal " << r.signal << "\n--- stdout:\n"
+            << r.out << "--- stderr:\n"
+            << r.err;
 }
 
 std::string env_or(const char* name, const char* fallback) {
@@ -33,12 +35,12 @@ std::string hpai_run() { return env_or("HPAI_RUN", HPAI_TEST_DEFAULT_RUN); }
 std::string hpai_image() { return fs_dirname(hpai_run()) + "/hpai-image"; }
 std::string hpai_profile() { return fs_dirname(hpai_run()) + "/hpai-profile"; }
 std::string hpai_check() { return fs_dirname(hpai_run()) + "/hpai-check"; }
-std::string test_image(const std::string& name) { return env_or("HPAI_TEST_IMAGES", HPAI_TEST_DEFAULT_IMAGES) + "/" + name; }
+std::string test_image(const std::string& name) {
+  return env_or("HPAI_TEST_IMAGES", HPAI_TEST_DEFAULT_IMAGES) + "/" + name;
+}
 bool running_as_root() { return geteuid() == 0; }
 
-static User user_from_passwd(const struct passwd* pw) {
-  return {pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir};
-}
+static User user_from_passwd(const struct passwd* pw) { return {pw->pw_name, pw->pw_uid, pw->pw_gid, pw->pw_dir}; }
 
 // The user named by $VARIABLE, else FALLBACK, as tests/setup-test-user.sh made it.
 User user_named(const char* variable, const char* fallback) {
@@ -100,7 +102,8 @@ std::set<std::string> shm_files() {
   if (DIR* d = opendir("/dev/shm")) {
     while (dirent* e = readdir(d)) {
       std::string n = e->d_name;
-      if (!n.starts_with("vader_segment.") && !n.starts_with("mpich_") && !n.starts_with("psm") && !n.starts_with("ucx"))
+      if (!n.starts_with("vader_segment.") && !n.starts_with("mpich_") && !n.starts_with("psm") &&
+          !n.starts_with("ucx"))
         files.insert(n);
     }
     closedir(d);
@@ -196,14 +199,13 @@ ScratchDir::ScratchDir(const User& owner) {
 ScratchDir::~ScratchDir() {
   std::error_code ec;
   // Make everything removable first: tests leave read-only directories behind.
-  for (auto it = std::filesystem::recursive_directory_iterator(path_, ec); !ec && it != decltype(it)(); it.increment(ec))
+  for (auto it = std::filesystem::recursive_directory_iterator(path_, ec); !ec && it != decltype(it)();
+       it.increment(ec))
     if (it->is_directory(ec) && !it->is_symlink(ec)) chmod(it->path().c_str(), 0755);
   std::filesystem::remove_all(path_, ec);
 }
 
-std::string as_name(const ::testing::TestParamInfo<As>& info) {
-  return info.param == As::Root ? "AsRoot" : "AsUser";
-}
+std::string as_name(const ::testing::TestParamInfo<As>& info) { return info.param == As::Root ? "AsRoot" : "AsUser"; }
 
 void ContainerTest::SetUp() {
   if (GetParam() == As::Root && !running_as_root()) GTEST_SKIP() << "not root: the as-root variant needs root";

@@ -36,13 +36,13 @@ Result run_as(const User& user, const std::vector<std::string>& argv, const std:
               int timeout_seconds = 120);
 
 std::string env_or(const char* name, const char* fallback);
-std::string hpai_run();                       // path of the hpai-run binary under test
-std::string hpai_image();                     // path of the hpai-image binary under test
-std::string hpai_profile();                   // path of the hpai-profile binary under test
-std::string hpai_check();                     // path of the hpai-check binary under test
+std::string hpai_run();                           // path of the hpai-run binary under test
+std::string hpai_image();                         // path of the hpai-image binary under test
+std::string hpai_profile();                       // path of the hpai-profile binary under test
+std::string hpai_check();                         // path of the hpai-check binary under test
 std::string test_image(const std::string& name);  // path of a fixture image
-User test_user();                             // the unprivileged user (ourselves when not root)
-User other_user();                            // a second one: the other user on a shared node (root only)
+User test_user();                                 // the unprivileged user (ourselves when not root)
+User other_user();                                // a second one: the other user on a shared node (root only)
 User root_user();
 bool running_as_root();
 std::string read_file(const std::string& path);

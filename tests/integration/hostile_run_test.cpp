@@ -52,7 +52,8 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
   std::map<std::string, std::string> out;
   std::error_code ec;
   if (!fs::exists(dir, ec)) return out;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     const std::string rel = fs::relative(it->path(), dir).string();
     if (it->is_symlink(ec))
       out[rel] = "link -> " + fs::read_symlink(it->path(), ec).string();
@@ -67,7 +68,8 @@ std::map<std::string, std::string> snapshot(const std::string& dir) {
 }
 
 std::string libmpi() {
-  for (const char* dir : {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/powerpc64le-linux-gnu", "/usr/lib64"})
+  for (const char* dir :
+       {"/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib/powerpc64le-linux-gnu", "/usr/lib64"})
     if (fs::exists(std::string(dir) + "/libmpi.so.40")) return std::string(dir) + "/libmpi.so.40";
   return "";
 }
@@ -77,7 +79,8 @@ using Param = std::tuple<RunCase, As>;
 class HostileRun : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
-    if (std::get<1>(GetParam()) == As::Root && !running_as_root()) GTEST_SKIP() << "not root: the as-root variant needs root";
+    if (std::get<1>(GetParam()) == As::Root && !running_as_root())
+      GTEST_SKIP() << "not root: the as-root variant needs root";
     user_ = std::get<1>(GetParam()) == As::Root ? root_user() : test_user();
     if (running_as_root()) other_ = other_user();  // for storage someone else made
     jail_ = std::make_unique<ScratchDir>(user_);
@@ -107,7 +110,8 @@ class HostileRun : public ::testing::TestWithParam<Param> {
   }
   std::string expand(std::string s) const {
     for (const auto& [key, value] : vars_)
-      for (auto pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + value.size())) s.replace(pos, key.size(), value);
+      for (auto pos = s.find(key); pos != std::string::npos; pos = s.find(key, pos + value.size()))
+        s.replace(pos, key.size(), value);
     return s;
   }
   json expand(const json& j) const {
@@ -171,12 +175,13 @@ TEST_P(HostileRun, NothingOutsideTheImageChanges) {
     make_dir(at(d));
     make_file(at(d) + "/canary", std::string("canary of ") + d + "\n");
   }
-  const json host_dirs = spec().value("host_dirs", json::array()), host_files = spec().value("host_files", json::object());
+  const json host_dirs = spec().value("host_dirs", json::array()),
+             host_files = spec().value("host_files", json::object());
   for (const auto& d : host_dirs) make_dir(at(d.get<std::string>()));
   for (const auto& [path, content] : host_files.items()) make_file(at(path), content);
   make_fifo(at("fifo"));
   make_big(at("big"), 17 << 20);
-  vars_ = {{"{IMG}", at("img")}, {"{A}", at("A")}, {"{B}", at("B")}, {"{PROFILE}", at("profile.json")},
+  vars_ = {{"{IMG}", at("img")},   {"{A}", at("A")},     {"{B}", at("B")},      {"{PROFILE}", at("profile.json")},
            {"{FIFO}", at("fifo")}, {"{BIG}", at("big")}, {"{LIBMPI}", libmpi()}};
   if (spec().dump().find("{LIBMPI}") != std::string::npos && libmpi().empty()) GTEST_SKIP() << "no host libmpi.so.40";
   make_image(at("img"));
@@ -214,7 +219,8 @@ TEST_P(HostileRun, NothingOutsideTheImageChanges) {
   const std::string message = spec().value("message", ""), out = spec().value("stdout", "");
   EXPECT_TRUE(contains(r.err, message)) << "expected \"" << message << "\" on stderr\n" << r;
   EXPECT_TRUE(contains(r.out, out)) << "expected \"" << out << "\" on stdout\n" << r;
-  for (const char* d : {"A", "B", "home", "tmpdir"}) EXPECT_EQ(snapshot(at(d)), before[d]) << "host directory " << d << " changed";
+  for (const char* d : {"A", "B", "home", "tmpdir"})
+    EXPECT_EQ(snapshot(at(d)), before[d]) << "host directory " << d << " changed";
   EXPECT_EQ(snapshot(kEscape), before["escape"]) << "something was written to " << kEscape;
   for (const auto& [p, bytes] : image_files) EXPECT_EQ(read_file(at("img") + "/" + p), bytes) << p << " was rewritten";
 }
@@ -227,7 +233,8 @@ std::string case_name(const ::testing::TestParamInfo<Param>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Corpus, HostileRun,
-                         ::testing::Combine(::testing::ValuesIn(load_run_cases()), ::testing::Values(As::Unprivileged, As::Root)),
+                         ::testing::Combine(::testing::ValuesIn(load_run_cases()),
+                                            ::testing::Values(As::Unprivileged, As::Root)),
                          case_name);
 
 // Another user binds the abstract socket a job's ranks would meet on (bound, not
@@ -246,13 +253,15 @@ TEST_P(JoinSquat, AnotherUsersSocketDoesNotStallTheJob) {
     ASSERT_EQ(pipe(ready), 0);
     pid_t pid = fork();
     if (pid == 0) {
-      if (setresgid(squatter.gid, squatter.gid, squatter.gid) != 0 || setresuid(squatter.uid, squatter.uid, squatter.uid) != 0)
+      if (setresgid(squatter.gid, squatter.gid, squatter.gid) != 0 ||
+          setresuid(squatter.uid, squatter.uid, squatter.uid) != 0)
         _exit(1);
       int s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
       sockaddr_un a{};
       a.sun_family = AF_UNIX;
       std::memcpy(a.sun_path + 1, name.data(), name.size());
-      if (bind(s, reinterpret_cast<sockaddr*>(&a), static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0)
+      if (bind(s, reinterpret_cast<sockaddr*>(&a),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0)
         _exit(2);
       if (listening && listen(s, 16) != 0) _exit(3);
       if (write(ready[1], "x", 1) != 1) _exit(4);
@@ -264,13 +273,15 @@ TEST_P(JoinSquat, AnotherUsersSocketDoesNotStallTheJob) {
     ASSERT_EQ(read(ready[0], &x, 1), 1) << "the squatter could not bind";
     close(ready[0]);
     const auto start = std::chrono::steady_clock::now();
-    Result r = hpai({"--join-ct=2", "--join-tag=" + tag, test_image("busybox"), "--", "echo", "ran"}, {"HPAI_JOIN_TIMEOUT=30"});
+    Result r = hpai({"--join-ct=2", "--join-tag=" + tag, test_image("busybox"), "--", "echo", "ran"},
+                    {"HPAI_JOIN_TIMEOUT=30"});
     const auto took = std::chrono::steady_clock::now() - start;
     kill(pid, SIGKILL);
     waitpid(pid, nullptr, 0);
     EXPECT_EQ(r.exit_code, 0) << r;
     EXPECT_TRUE(contains(r.out, "ran")) << r;
-    EXPECT_TRUE(contains(r.err, "uid " + std::to_string(squatter.uid))) << "the message should name the squatter\n" << r;
+    EXPECT_TRUE(contains(r.err, "uid " + std::to_string(squatter.uid))) << "the message should name the squatter\n"
+                                                                        << r;
     EXPECT_TRUE(contains(r.err, "builds a container of its own")) << r;
     EXPECT_LT(took, std::chrono::seconds(5)) << "waited for the squatter";
   }

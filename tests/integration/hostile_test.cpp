@@ -46,7 +46,8 @@ std::vector<HostileCase> load_cases() {
 std::set<std::string> tree(const std::string& dir, const std::string& skip = "") {
   std::set<std::string> out;
   std::error_code ec;
-  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator(); it.increment(ec)) {
+  for (auto it = fs::recursive_directory_iterator(dir, ec); it != fs::recursive_directory_iterator();
+       it.increment(ec)) {
     if (ec) break;
     if (!skip.empty() && it->path() == skip) {
       it.disable_recursion_pending();
@@ -90,7 +91,8 @@ class Hostile : public ::testing::TestWithParam<Param> {
 
 void Hostile::check_image(const std::string& root) {
   struct stat st {};
-  for (const auto& p : c().absent) EXPECT_NE(lstat((root + "/" + p).c_str(), &st), 0) << p << " should not be in the image";
+  for (const auto& p : c().absent)
+    EXPECT_NE(lstat((root + "/" + p).c_str(), &st), 0) << p << " should not be in the image";
   for (const auto& p : c().regular) {
     ASSERT_EQ(lstat((root + "/" + p).c_str(), &st), 0) << p.substr(0, 200) << " missing from the image";
     EXPECT_TRUE(S_ISREG(st.st_mode)) << p << " is not a regular file";
@@ -154,8 +156,9 @@ std::string case_name(const ::testing::TestParamInfo<Param>& info) {
   return n + (std::get<1>(info.param) == As::Root ? "_AsRoot" : "_AsUser");
 }
 
-INSTANTIATE_TEST_SUITE_P(Corpus, Hostile, ::testing::Combine(::testing::ValuesIn(load_cases()),
-                                                             ::testing::Values(As::Unprivileged, As::Root)),
+INSTANTIATE_TEST_SUITE_P(Corpus, Hostile,
+                         ::testing::Combine(::testing::ValuesIn(load_cases()),
+                                            ::testing::Values(As::Unprivileged, As::Root)),
                          case_name);
 
 }  // namespace

@@ -31,7 +31,8 @@ TEST_P(Identity, UidAndGidGoThroughTheMapOnly) {
 }
 
 TEST_P(Identity, GeneratedPasswdAndGroup) {
-  Result r = hpai({"-u", "1234", "-g", "5678", test_image("busybox"), "--", "sh", "-c", "cat /etc/passwd /etc/group; id"});
+  Result r =
+      hpai({"-u", "1234", "-g", "5678", test_image("busybox"), "--", "sh", "-c", "cat /etc/passwd /etc/group; id"});
   ASSERT_EQ(r.exit_code, 0) << r;
   std::string name = who().name;
   EXPECT_TRUE(contains(r.out, "root:x:0:0:root:/root:/bin/sh\n")) << r;
@@ -85,7 +86,8 @@ TEST(Setuid, SetuidInstallIsRefused) {
 
 class Env : public ContainerTest {
  protected:
-  std::map<std::string, std::string> env_in(const std::vector<std::string>& args, const std::vector<std::string>& host_env = {}) {
+  std::map<std::string, std::string> env_in(const std::vector<std::string>& args,
+                                            const std::vector<std::string>& host_env = {}) {
     std::vector<std::string> a = args;
     a.insert(a.end(), {test_image("busybox"), "--", "env"});
     Result r = hpai(a, host_env);
@@ -162,7 +164,8 @@ TEST_P(Env, ChRunningSurvivesUnsetEverything) {
 }
 
 TEST_P(Env, UnsetPathIsWarnedAboutAndLeftUnset) {
-  Result r = run_as(who(), {"env", "-u", "PATH", hpai_run(), "--no-image-env", test_image("busybox"), "--", "/bin/env"});
+  Result r =
+      run_as(who(), {"env", "-u", "PATH", hpai_run(), "--no-image-env", test_image("busybox"), "--", "/bin/env"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_FALSE(contains(r.out, "PATH=")) << r;
   EXPECT_TRUE(contains(r.err, "warning: $PATH not set")) << r;
@@ -188,10 +191,23 @@ TEST_P(Env, BadSetEnvIsAClearError) {
 // The --set-env table from ch-run(1), run through both launchers side by side.
 TEST_P(Env, SetEnvMatchesChRun) {
   if (access("/usr/bin/ch-run", X_OK) != 0) GTEST_SKIP() << "ch-run (Debian charliecloud) not installed";
-  const std::vector<std::string> assignments = {
-      "FOO=bar", "FOO2=bar=baz", "FLAGS=-march=foo -mtune=bar", "FLAGS2='-march=foo -mtune=bar'", "F3=$BAR",
-      "F4=$BAR:baz", "F5=", "F6=$UNSET", "F7=baz:$UNSET:qux", "F8=:bar:baz::", "F9=''", "F10=''''",
-      "F11=\"bar\"", "F12=bar # baz", "F13=b\\tb", "F14= bar", "F15=$BAR baz:qux"};
+  const std::vector<std::string> assignments = {"FOO=bar",
+                                                "FOO2=bar=baz",
+                                                "FLAGS=-march=foo -mtune=bar",
+                                                "FLAGS2='-march=foo -mtune=bar'",
+                                                "F3=$BAR",
+                                                "F4=$BAR:baz",
+                                                "F5=",
+                                                "F6=$UNSET",
+                                                "F7=baz:$UNSET:qux",
+                                                "F8=:bar:baz::",
+                                                "F9=''",
+                                                "F10=''''",
+                                                "F11=\"bar\"",
+                                                "F12=bar # baz",
+                                                "F13=b\\tb",
+                                                "F14= bar",
+                                                "F15=$BAR baz:qux"};
   std::vector<std::string> args;
   for (const auto& a : assignments) args.push_back("--set-env=" + a);
   std::vector<std::string> host = {"BAR=bar", "UNSET="};

@@ -29,7 +29,9 @@ std::map<std::string, std::string> tree(const std::string& root) {
   std::map<std::string, std::string> out;
   for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator(); ++it) {
     std::string rel = it->path().string().substr(root.size() + 1);
-    if (rel == ".hpai" || rel.starts_with(".hpai/") || rel == ".hpai-complete" || rel == "dev" || rel.starts_with("dev/")) continue;
+    if (rel == ".hpai" || rel.starts_with(".hpai/") || rel == ".hpai-complete" || rel == "dev" ||
+        rel.starts_with("dev/"))
+      continue;
     struct stat st {};
     lstat(it->path().c_str(), &st);
     mode_t mode = st.st_mode & 0777;
@@ -80,7 +82,9 @@ TEST_P(Images, OciLayoutMatchesUmociAndRuns) {
   EXPECT_TRUE(contains(r.out, "deb:oci: imported")) << r;
   EXPECT_TRUE(contains(r.out, "2 layers")) << r;
   expect_same_tree(dir_of("deb:oci"), fixture("umoci-ref/rootfs"));
-  Result run_it = run({"deb:oci", "--", "sh", "-c", "cat /etc/debian_version /etc/motd; pwd; echo $HPAI_FIXTURE; test -e /usr/share/doc || echo doc-gone"});
+  Result run_it =
+      run({"deb:oci", "--", "sh", "-c",
+           "cat /etc/debian_version /etc/motd; pwd; echo $HPAI_FIXTURE; test -e /usr/share/doc || echo doc-gone"});
   ASSERT_EQ(run_it.exit_code, 0) << run_it;
   EXPECT_TRUE(contains(run_it.out, "changed by layer 2\n/opt/hpai\nlayered\ndoc-gone\n")) << run_it;
 }
@@ -91,7 +95,8 @@ TEST_P(Images, OciArchiveAndDockerArchiveMatchUmoci) {
     std::replace(name.begin(), name.end(), '.', '-');
     Result r = image({"import", fixture(src), name});
     ASSERT_EQ(r.exit_code, 0) << r;
-    EXPECT_TRUE(contains(r.out, std::string(src) == "oci.tar" ? "(oci-archive, 2 layers" : "(docker-archive, 2 layers")) << r;
+    EXPECT_TRUE(contains(r.out, std::string(src) == "oci.tar" ? "(oci-archive, 2 layers" : "(docker-archive, 2 layers"))
+        << r;
     expect_same_tree(dir_of(name), fixture("umoci-ref/rootfs"));
   }
   Result runs = run({"deb:docker-tar"});  // no command: the image's Cmd
@@ -104,7 +109,8 @@ TEST_P(Images, FlatTarGzMatchesItsSourceTree) {
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "rootfs: imported")) << r;
   expect_same_tree(dir_of("rootfs"), test_image("debian"));
-  EXPECT_EQ(nlohmann::json::parse(image({"inspect", "--json", "rootfs"}).out)["architecture"], host_platform().substr(6))
+  EXPECT_EQ(nlohmann::json::parse(image({"inspect", "--json", "rootfs"}).out)["architecture"],
+            host_platform().substr(6))
       << "read from the ELF header of /bin/sh, as a flat tar has no config";
   Result run_it = run({"rootfs", "--", "cat", "/etc/debian_version"});
   EXPECT_EQ(run_it.exit_code, 0) << run_it;
@@ -156,7 +162,8 @@ TEST_P(Images, SquashfsRunsWithoutUnpacking) {
   // The root's file system type: this debootstrap'd image lacks /etc/hosts, so a
   // read-only skeleton layer giving the host's a mount point lies over the FUSE mount.
   Result r = run({sqfs, "--", "sh", "-c",
-                  "cat /etc/motd; pwd; echo $HPAI_FIXTURE; awk '$5 == \"/\" {sub(/.* - /, \"\"); print $1}' /proc/self/mountinfo; touch /x"});
+                  "cat /etc/motd; pwd; echo $HPAI_FIXTURE; awk '$5 == \"/\" {sub(/.* - /, \"\"); print $1}' "
+                  "/proc/self/mountinfo; touch /x"});
   EXPECT_EQ(r.exit_code, 1) << r;
   EXPECT_EQ(r.out, "changed by layer 2\n/opt/hpai\nlayered\noverlay\n") << r;
   EXPECT_TRUE(contains(r.err, "Read-only file system")) << r;
@@ -194,10 +201,11 @@ TEST(SquashfsNoFuse, ClearErrorWhenDevFuseIsUnusable) {
   write_file(blocker, "");
   chmod(blocker.c_str(), 0600);
   // A private mount namespace where /dev/fuse is a file only root may open.
-  Result r = run_as(root_user(), {"unshare", "-m", "sh", "-c",
-                                  "mount --bind " + blocker + " /dev/fuse && exec setpriv --reuid=" + std::to_string(user.uid) +
-                                      " --regid=" + std::to_string(user.gid) + " --clear-groups " + hpai_run() + " " + sqfs +
-                                      " -- true"});
+  Result r =
+      run_as(root_user(),
+             {"unshare", "-m", "sh", "-c",
+              "mount --bind " + blocker + " /dev/fuse && exec setpriv --reuid=" + std::to_string(user.uid) +
+                  " --regid=" + std::to_string(user.gid) + " --clear-groups " + hpai_run() + " " + sqfs + " -- true"});
   EXPECT_EQ(r.exit_code, 31) << r;
   EXPECT_TRUE(contains(r.err, "/dev/fuse is not usable")) << r;
 }
@@ -215,7 +223,8 @@ TEST_P(Images, TamperedBlobFailsAndLeavesNothing) {
   // Flip a byte in the smallest layer blob (layer 2).
   std::string smallest;
   for (const auto& e : fs::directory_iterator(layout + "/blobs/sha256"))
-    if (fs::file_size(e.path()) > 10000 && (smallest.empty() || fs::file_size(e.path()) < fs::file_size(smallest))) smallest = e.path();
+    if (fs::file_size(e.path()) > 10000 && (smallest.empty() || fs::file_size(e.path()) < fs::file_size(smallest)))
+      smallest = e.path();
   auto flip = [&](std::streamoff at) {
     std::fstream f(smallest, std::ios::in | std::ios::out | std::ios::binary);
     f.seekg(at);
@@ -250,8 +259,8 @@ TEST_P(Images, TruncatedArchiveFailsCleanly) {
 
 TEST_P(Images, KilledImportLeavesNoImageAndTheNextOneWorks) {
   std::string leftover;
-  Result killed = run_as(who(), {hpai_image(), "import", fixture("rootfs.tar.gz"), "k"}, {"HPAI_STORAGE=" + storage()}, "/",
-                         [&](pid_t pid) {
+  Result killed = run_as(who(), {hpai_image(), "import", fixture("rootfs.tar.gz"), "k"}, {"HPAI_STORAGE=" + storage()},
+                         "/", [&](pid_t pid) {
                            // Wait until the import is writing into its staging directory.
                            for (int i = 0; i < 400; ++i) {
                              std::error_code ec;

@@ -72,7 +72,8 @@ TEST_P(Isolation, PrivilegedPortCannotBeBound) {
 }
 
 TEST_P(Isolation, HostInitCannotBeSignalled) {
-  if (GetParam() == As::Root) GTEST_SKIP() << "host root keeps its uid inside, so signalling its own processes is allowed";
+  if (GetParam() == As::Root)
+    GTEST_SKIP() << "host root keeps its uid inside, so signalling its own processes is allowed";
   Result r = hpai({"-u", "0", test_image("busybox"), "--", "kill", "-0", "1"});
   EXPECT_NE(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.err, "Operation not permitted")) << r;

@@ -144,19 +144,32 @@ TEST_P(Launchers, FirstRankKilledWhileBuildingIsReplaced) {
   const std::string d = scratch().path();
   const std::string launch = hpai_run() + " --join-ct=3 --join-tag=crash-$$ --profile " + d + "/mnt/p.json " +
                              test_image("busybox") + " -- sh -c '" + kPrintNs + "'";
-  const std::string scenario =
-      "squashfuse_ll -f " + d + "/p.sqfs " + d + "/mnt & fuse=$!\n"
-      "for i in $(seq 100); do [ -e " + d + "/mnt/p.json ] && break; sleep 0.05; done\n"
-      "kill -STOP $fuse\n" + launch + " >" + d + "/a 2>&1 & a=$!\n"
-      "sleep 0.5\n" + launch + " >" + d + "/b 2>&1 & b=$!\n" + launch + " >" + d + "/c 2>&1 & c=$!\n"
-      "sleep 0.5\nkill -9 $a\nwait $a\necho killed $?\n"
-      "kill -CONT $fuse\n"
-      "wait $b; echo b $?; wait $c; echo c $?; sleep 2.5; cat " + d + "/b " + d + "/c\n"
-      "umount " + d + "/mnt; kill $fuse 2>/dev/null; exit 0";
+  const std::string scenario = "squashfuse_ll -f " + d + "/p.sqfs " + d +
+                               "/mnt & fuse=$!\n"
+                               "for i in $(seq 100); do [ -e " +
+                               d +
+                               "/mnt/p.json ] && break; sleep 0.05; done\n"
+                               "kill -STOP $fuse\n" +
+                               launch + " >" + d +
+                               "/a 2>&1 & a=$!\n"
+                               "sleep 0.5\n" +
+                               launch + " >" + d + "/b 2>&1 & b=$!\n" + launch + " >" + d +
+                               "/c 2>&1 & c=$!\n"
+                               "sleep 0.5\nkill -9 $a\nwait $a\necho killed $?\n"
+                               "kill -CONT $fuse\n"
+                               "wait $b; echo b $?; wait $c; echo c $?; sleep 2.5; cat " +
+                               d + "/b " + d +
+                               "/c\n"
+                               "umount " +
+                               d + "/mnt; kill $fuse 2>/dev/null; exit 0";
   Result r = run({"sh", "-c",
-                  "mkdir " + d + "/src " + d + "/mnt && echo '{\"hpai_profile\": 1}' >" + d + "/src/p.json && "
-                  "mksquashfs " + d + "/src " + d + "/p.sqfs -quiet -noappend -all-root >/dev/null && "
-                  "exec unshare -Urm sh -c \"$0\"", scenario},
+                  "mkdir " + d + "/src " + d + "/mnt && echo '{\"hpai_profile\": 1}' >" + d +
+                      "/src/p.json && "
+                      "mksquashfs " +
+                      d + "/src " + d +
+                      "/p.sqfs -quiet -noappend -all-root >/dev/null && "
+                      "exec unshare -Urm sh -c \"$0\"",
+                  scenario},
                  {"HPAI_JOIN_TIMEOUT=2"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "killed 137")) << r;
@@ -165,7 +178,8 @@ TEST_P(Launchers, FirstRankKilledWhileBuildingIsReplaced) {
   EXPECT_EQ(count(r.out, "ns user:"), 2) << r;
   EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
   EXPECT_TRUE(contains(r.out, "failed before sharing its container; electing again") ||
-              contains(r.out, "only 2 of 3 ranks expected")) << r;
+              contains(r.out, "only 2 of 3 ranks expected"))
+      << r;
   EXPECT_TRUE(contains(r.out, "only 2 of 3 ranks expected on this node (from --join-ct=3)")) << r;
 }
 
@@ -175,9 +189,8 @@ TEST_P(Launchers, SquashfsIsMountedOncePerNode) {
   ASSERT_EQ(mk.exit_code, 0) << mk;
   // While the four ranks run, count the squashfuse processes serving them.
   int counted = -1;
-  Result r = run_as(who(),
-                    cat(mpiexec(4), {hpai_run(), sqfs, "--", "sh", "-c", std::string(kPrintNs) + "; sleep 2"}), {},
-                    scratch().path(), [&](pid_t) {
+  Result r = run_as(who(), cat(mpiexec(4), {hpai_run(), sqfs, "--", "sh", "-c", std::string(kPrintNs) + "; sleep 2"}),
+                    {}, scratch().path(), [&](pid_t) {
                       std::this_thread::sleep_for(std::chrono::milliseconds(1200));
                       counted = live_squashfuse(sqfs);
                     });
@@ -188,9 +201,10 @@ TEST_P(Launchers, SquashfsIsMountedOncePerNode) {
 
 TEST_P(Launchers, JoinPidEntersARunningContainer) {
   const std::string d = scratch().path();
-  Result r = run({"sh", "-c",
-                  hpai_run() + " " + test_image("busybox") + " -- sh -c '" + kPrintNs + "; sleep 3' & p=$!; sleep 1; " +
-                      hpai_run() + " --join-pid=$p " + test_image("busybox") + " -- sh -c '" + kPrintNs + "'; wait $p"});
+  Result r =
+      run({"sh", "-c",
+           hpai_run() + " " + test_image("busybox") + " -- sh -c '" + kPrintNs + "; sleep 3' & p=$!; sleep 1; " +
+               hpai_run() + " --join-pid=$p " + test_image("busybox") + " -- sh -c '" + kPrintNs + "'; wait $p"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(count(r.out, "ns user:"), 2) << r;
   EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
@@ -222,18 +236,19 @@ TEST_P(Launchers, LsfJsrunVariables) {
     script += "JSM_NAMESPACE_RANK=" + std::to_string(i + 3) + " JSM_NAMESPACE_LOCAL_RANK=" + std::to_string(i) + " " +
               hpai_run() + " --torch-env " + test_image("busybox") + " -- sh -c '" + kPrintNs +
               "; echo torch $RANK/$WORLD_SIZE local $LOCAL_RANK/$LOCAL_WORLD_SIZE master $MASTER_ADDR' & ";
-  Result r = run({"sh", "-c", script + "wait"},
-                 {"JSM_NAMESPACE_SIZE=6", "JSM_NAMESPACE_LOCAL_SIZE=3", "LSB_JOBID=4711",
-                  "LSB_MCPU_HOSTS=batch1 1 " + std::string("localhost") + " 42"});
+  Result r = run({"sh", "-c", script + "wait"}, {"JSM_NAMESPACE_SIZE=6", "JSM_NAMESPACE_LOCAL_SIZE=3", "LSB_JOBID=4711",
+                                                 "LSB_MCPU_HOSTS=batch1 1 " + std::string("localhost") + " 42"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(namespaces(r.out).size(), 1u) << r;
   for (int i = 0; i < 3; ++i)
-    EXPECT_TRUE(contains(r.out, "torch " + std::to_string(i + 3) + "/6 local " + std::to_string(i) + "/3 master localhost\n")) << r;
+    EXPECT_TRUE(
+        contains(r.out, "torch " + std::to_string(i + 3) + "/6 local " + std::to_string(i) + "/3 master localhost\n"))
+        << r;
 }
 
 TEST_P(Launchers, GpuPerRankSplitsTheHostsList) {
-  Result r = run(cat(mpiexec(2), {"-x", "CUDA_VISIBLE_DEVICES=4,7", hpai_run(), "--gpu-per-rank", test_image("busybox"), "--",
-                                  "sh", "-c", "echo rank $OMPI_COMM_WORLD_RANK gpu $CUDA_VISIBLE_DEVICES"}));
+  Result r = run(cat(mpiexec(2), {"-x", "CUDA_VISIBLE_DEVICES=4,7", hpai_run(), "--gpu-per-rank", test_image("busybox"),
+                                  "--", "sh", "-c", "echo rank $OMPI_COMM_WORLD_RANK gpu $CUDA_VISIBLE_DEVICES"}));
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "rank 0 gpu 4\n")) << r;
   EXPECT_TRUE(contains(r.out, "rank 1 gpu 7\n")) << r;
@@ -245,7 +260,8 @@ class Slurm : public Launchers {
   void SetUp() override {
     Launchers::SetUp();
     if (access(HPAI_TEST_SLURM_CONF, R_OK) != 0)
-      GTEST_SKIP() << "no test Slurm cluster (" << HPAI_TEST_SLURM_CONF << "); tests/slurm/slurm-cluster.sh starts one as root";
+      GTEST_SKIP() << "no test Slurm cluster (" << HPAI_TEST_SLURM_CONF
+                   << "); tests/slurm/slurm-cluster.sh starts one as root";
   }
   std::vector<std::string> env(std::vector<std::string> extra = {}) {
     extra.push_back(std::string("SLURM_CONF=") + HPAI_TEST_SLURM_CONF);
@@ -265,7 +281,8 @@ TEST_P(Slurm, SrunWithPmixSharesOneContainer) {
 }
 
 TEST_P(Slurm, FailingRankIsReported) {
-  Result r = run({"srun", "-n", "2", hpai_run(), test_image("busybox"), "--", "sh", "-c", "exit $((SLURM_PROCID * 5))"}, env());
+  Result r = run({"srun", "-n", "2", hpai_run(), test_image("busybox"), "--", "sh", "-c", "exit $((SLURM_PROCID * 5))"},
+                 env());
   EXPECT_EQ(r.exit_code, 5) << r;
   EXPECT_TRUE(contains(r.err, "task 1: Exited with exit code 5")) << r;
 }
@@ -282,8 +299,8 @@ TEST_P(Slurm, SbatchLrzPatternWithHydra) {
   if (access("/usr/bin/mpiexec.hydra", X_OK) != 0) GTEST_SKIP() << "MPICH's mpiexec.hydra is not installed";
   const std::string out = scratch().path() + "/lrz.out";
   Result r = run({"sbatch", "--wait", "-o", out, examples("slurm/lrz-mpiexec.sbatch")},
-                 env({"HPAI_RUN=" + hpai_run(), "IMAGE=" + own_copy("busybox"), "MPIEXEC=mpiexec.hydra", "SITE_BINDS=",
-                      "PAYLOAD=env"}));
+                 env({"HPAI_RUN=" + hpai_run(), "IMAGE=" + own_copy("busybox"), "MPIEXEC=mpiexec.hydra",
+                      "SITE_BINDS=", "PAYLOAD=env"}));
   const std::string text = read_file(out);
   ASSERT_EQ(r.exit_code, 0) << r << text;
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(contains(text, "MPI_LOCALRANKID=" + std::to_string(i) + "\n")) << text;
@@ -301,8 +318,9 @@ TEST_P(Slurm, SbatchLrzPatternTrainsWithTorch) {
   ASSERT_EQ(run_as(who(), {"cp", examples("pytorch/train.py"), img + "/opt/train.py"}).exit_code, 0);
   const std::string out = scratch().path() + "/lrz-torch.out";
   Result r = run({"sbatch", "--wait", "--time=5", "-o", out, examples("slurm/lrz-mpiexec.sbatch")},
-                 env({"HPAI_RUN=" + hpai_run(), "IMAGE=" + img, "MPIEXEC=mpiexec.hydra", "SITE_BINDS=",
-                      "PAYLOAD=python3 /opt/train.py", "STEPS=20"}), 280);
+                 env({"HPAI_RUN=" + hpai_run(), "IMAGE=" + img, "MPIEXEC=mpiexec.hydra",
+                      "SITE_BINDS=", "PAYLOAD=python3 /opt/train.py", "STEPS=20"}),
+                 280);
   const std::string text = read_file(out);
   ASSERT_EQ(r.exit_code, 0) << r << text;
   std::set<std::string> sums;
@@ -367,10 +385,14 @@ TEST_P(Launchers, KilledLauncherLeavesNoRankOrKeeperBehind) {
     // Ranks at every stage: some built or joined and sleeping, one still starting.
     std::vector<std::string> argv = cat(mpiexec(4), {hpai_run(), "--join-tag=" + marker, test_image("busybox"), "--",
                                                      "sh", "-c", "sleep 300; : " + marker});
-    Result r = run_as(who(), argv, {}, scratch().path(), [&](pid_t pid) {
-      for (int i = 0; i < 200 && processes_with(marker).size() < 4; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
-      kill(pid, sig);
-    }, 60);
+    Result r = run_as(
+        who(), argv, {}, scratch().path(),
+        [&](pid_t pid) {
+          for (int i = 0; i < 200 && processes_with(marker).size() < 4; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(25));
+          kill(pid, sig);
+        },
+        60);
     bool gone = false;
     for (int i = 0; i < 100 && !gone; ++i) {
       gone = processes_with(marker).empty();
@@ -387,10 +409,13 @@ TEST_P(Launchers, KilledLauncherLeavesNoRankOrKeeperBehind) {
 TEST_P(Launchers, RankOrphanedBeforeItStartsBuildsNothing) {
   const std::string marker = "orphan-" + std::to_string(getpid());
   const std::string err = scratch().path() + "/rank.err";
-  const std::string rank = "sleep 1; exec env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=0 "
-                           "OMPI_COMM_WORLD_LOCAL_SIZE=2 " + hpai_run() + " --join-tag=" + marker + " " +
-                           test_image("busybox") + " -- sh -c 'sleep 300; : " + marker + "' 2>" + err;
-  Result r = run_as(who(), {"sh", "-c", "sh -c \"$0\" </dev/null >/dev/null 2>&1 & exit 0", rank}, {}, scratch().path());
+  const std::string rank =
+      "sleep 1; exec env OMPI_COMM_WORLD_RANK=0 OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_LOCAL_RANK=0 "
+      "OMPI_COMM_WORLD_LOCAL_SIZE=2 " +
+      hpai_run() + " --join-tag=" + marker + " " + test_image("busybox") + " -- sh -c 'sleep 300; : " + marker +
+      "' 2>" + err;
+  Result r =
+      run_as(who(), {"sh", "-c", "sh -c \"$0\" </dev/null >/dev/null 2>&1 & exit 0", rank}, {}, scratch().path());
   ASSERT_EQ(r.exit_code, 0) << r;
   std::string text;
   for (int i = 0; i < 100 && !contains(text, "\n"); ++i) {
@@ -399,7 +424,8 @@ TEST_P(Launchers, RankOrphanedBeforeItStartsBuildsNothing) {
   }
   EXPECT_TRUE(contains(text, "launcher exited before the rank started")) << text;
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  EXPECT_TRUE(processes_with(marker).empty()) << processes_with(marker).size() << " processes of the orphaned rank run on";
+  EXPECT_TRUE(processes_with(marker).empty())
+      << processes_with(marker).size() << " processes of the orphaned rank run on";
   for (pid_t p : processes_with(marker)) kill(p, SIGKILL);
 }
 

@@ -42,7 +42,7 @@ TEST_P(Profiles, HostDriverShadowsTheImagesOwnLibcuda) {
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_TRUE(contains(r.out, "cuInit=34 devices=-1 driver_api=0 kernel=-1 lib=/.hpai/host/lib/libcuda.so.1\n")) << r;
   EXPECT_TRUE(contains(r.out, "NVIDIA-SMI fake 580.95.05")) << r;
-  EXPECT_TRUE(contains(r.out, "libnvidia-ptxjitcompiler.so.1\n")) << r;      // compute
+  EXPECT_TRUE(contains(r.out, "libnvidia-ptxjitcompiler.so.1\n")) << r;       // compute
   EXPECT_TRUE(contains(r.out, "libnvidia-futurething.so.580.95.05\n")) << r;  // unlisted, same version
   EXPECT_FALSE(contains(r.out, "libnvidia-encode")) << r;                     // video: not asked for
   EXPECT_FALSE(contains(r.out, "leftover")) << r;                             // another driver version
@@ -55,7 +55,8 @@ TEST_P(Profiles, GpuFlagWithoutADriverFailsClearly) {
   std::string empty = scratch().path() + "/nolibs";
   run_as(who(), {"mkdir", "-p", empty});
   run_as(who(), {"ldconfig", "-X", "-C", scratch().path() + "/empty.cache", "-f", "/dev/null", empty});
-  std::string p = profile("nodriver", R"({"hpai_profile": 1, "nvidia": {"ld_cache": ")" + scratch().path() + R"(/empty.cache"}})");
+  std::string p =
+      profile("nodriver", R"({"hpai_profile": 1, "nvidia": {"ld_cache": ")" + scratch().path() + R"(/empty.cache"}})");
   Result r = hpai({"--gpu", "--profile", p, test_image("busybox"), "--", "true"});
   EXPECT_EQ(r.exit_code, 31) << r;
   EXPECT_TRUE(contains(r.err, "GPU support was asked for, but no NVIDIA driver found")) << r;
@@ -68,7 +69,8 @@ TEST_P(Profiles, DryRunListsEveryInjectedLibrary) {
   need_cuda_fixtures();
   Result r = hpai({"--dry-run", "--json", "--profile", fake_driver_profile(), test_image("cuda"), "--", "cuda_probe"});
   ASSERT_EQ(r.exit_code, 0) << r;
-  for (const char* lib : {"libcuda.so.580.95.05", "libnvidia-ptxjitcompiler.so.580.95.05", "libnvidia-futurething.so.580.95.05"})
+  for (const char* lib :
+       {"libcuda.so.580.95.05", "libnvidia-ptxjitcompiler.so.580.95.05", "libnvidia-futurething.so.580.95.05"})
     EXPECT_TRUE(contains(r.out, std::string("\"/.hpai/host/lib/") + lib + "\"")) << lib << "\n" << r;
   EXPECT_TRUE(contains(r.out, "GPU: NVIDIA driver 580.95.05")) << r;
   EXPECT_TRUE(contains(r.out, "\"mount_points_added\"")) << r;
@@ -91,20 +93,25 @@ TEST_P(Profiles, RealGpuRunsAKernel) {
 
 TEST_P(Profiles, HostMpichReplacesTheImagesAndRunsTwoRanks) {
   const std::string host_lib = "/usr/lib/x86_64-linux-gnu/libmpich.so.12";
-  if (access(host_lib.c_str(), F_OK) != 0) GTEST_SKIP() << "no host MPICH (" << host_lib << "; apt-get install libmpich12)";
-  std::string p = profile("mpich", R"({"hpai_profile": 1, "mpi": {"family": "mpich", "libraries": [")" + host_lib + R"("]}})");
+  if (access(host_lib.c_str(), F_OK) != 0)
+    GTEST_SKIP() << "no host MPICH (" << host_lib << "; apt-get install libmpich12)";
+  std::string p =
+      profile("mpich", R"({"hpai_profile": 1, "mpi": {"family": "mpich", "libraries": [")" + host_lib + R"("]}})");
   Result r = hpai({"--profile", p, test_image("debian-mpi"), "--", "sh", "-c",
                    "mpiexec.mpich -n 2 /usr/local/bin/mpi_hello_mpich; grep libmpich /proc/self/mountinfo"},
                   {"OMPI_ALLOW_RUN_AS_ROOT=1"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(count(r.out, "allreduce ok; library /usr/lib/x86_64-linux-gnu/libmpich.so.12.2.2 (MPICH"), 2) << r;
   // The image's library file is a mount of the host's.
-  EXPECT_TRUE(contains(r.out, "/usr/lib/x86_64-linux-gnu/libmpich.so.12.2.2 /usr/lib/x86_64-linux-gnu/libmpich.so.12.2.2 ")) << r;
+  EXPECT_TRUE(
+      contains(r.out, "/usr/lib/x86_64-linux-gnu/libmpich.so.12.2.2 /usr/lib/x86_64-linux-gnu/libmpich.so.12.2.2 "))
+      << r;
 }
 
 TEST_P(Profiles, GenericRecipeSwapsOpenMpi) {
   Result r = hpai({"--profile", recipe("generic-debian"), test_image("debian-mpi"), "--", "sh", "-c",
-                   "mpiexec.openmpi --oversubscribe -n 2 /usr/local/bin/mpi_hello_openmpi; grep -c 'libmpi.so\\|libopen-' /proc/self/mountinfo"},
+                   "mpiexec.openmpi --oversubscribe -n 2 /usr/local/bin/mpi_hello_openmpi; grep -c "
+                   "'libmpi.so\\|libopen-' /proc/self/mountinfo"},
                   {"OMPI_ALLOW_RUN_AS_ROOT=1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(count(r.out, "allreduce ok; library /usr/lib/x86_64-linux-gnu/libmpi.so.40"), 2) << r;
@@ -116,8 +123,11 @@ TEST_P(Profiles, GenericRecipeSwapsOpenMpi) {
 TEST_P(Profiles, IncompatibleMpiIsRefusedWithTheReason) {
   std::string lib = scratch().path() + "/lib";
   run_as(who(), {"mkdir", "-p", lib});
-  run_as(who(), {"sh", "-c", "echo 'int x;' | gcc -x c -shared -fPIC -Wl,-soname,libmpich.so.13 -o " + lib + "/libmpich.so.13.0.1 -"});
-  std::string p = profile("newmpich", R"({"hpai_profile": 1, "mpi": {"libraries": [")" + lib + R"(/libmpich.so.13.0.1"]}})");
+  run_as(who(),
+         {"sh", "-c",
+          "echo 'int x;' | gcc -x c -shared -fPIC -Wl,-soname,libmpich.so.13 -o " + lib + "/libmpich.so.13.0.1 -"});
+  std::string p =
+      profile("newmpich", R"({"hpai_profile": 1, "mpi": {"libraries": [")" + lib + R"(/libmpich.so.13.0.1"]}})");
   Result r = hpai({"--profile", p, test_image("debian-mpi"), "--", "true"});
   EXPECT_EQ(r.exit_code, 31) << r;
   EXPECT_TRUE(contains(r.err, "image libmpich.so.12.2.2 vs host libmpich.so.13.0.1: major versions differ")) << r;
@@ -135,14 +145,17 @@ TEST_P(Profiles, BindsAndEnvironmentOnAReadOnlyImage) {
   "binds": [{"source": ")" + data + R"(", "target": "/lrz/sys", "read_only": true},
             {"source": "/nonexistent/optional", "required": false}],
   "env": {"set": {"SITE_NAME": "lrz-${USER}"}, "prepend": {"PATH": "/lrz/sys/bin"}, "unset": ["IMAGE_*"]}})");
-  Result r = hpai({"--profile", p, test_image("busybox"), "--", "sh", "-c",
-                   "cat /lrz/sys/file; echo $SITE_NAME; echo $PATH; echo ${IMAGE_VAR:-unset}; touch /lrz/sys/x 2>&1 || echo ro"});
+  Result r = hpai(
+      {"--profile", p, test_image("busybox"), "--", "sh", "-c",
+       "cat /lrz/sys/file; echo $SITE_NAME; echo $PATH; echo ${IMAGE_VAR:-unset}; touch /lrz/sys/x 2>&1 || echo ro"});
   ASSERT_EQ(r.exit_code, 0) << r;
   EXPECT_EQ(r.out, "site-data\nlrz-" + who().name + "\n/lrz/sys/bin:/usr/bin:/bin\nunset\n" +
-                       "touch: /lrz/sys/x: Read-only file system\nro\n") << r;
+                       "touch: /lrz/sys/x: Read-only file system\nro\n")
+      << r;
   EXPECT_NE(access((test_image("busybox") + "/lrz").c_str(), F_OK), 0);  // the image is untouched
   // The user's --set-env still has the last word.
-  Result u = hpai({"--profile", p, "--set-env=SITE_NAME=mine", test_image("busybox"), "--", "sh", "-c", "echo $SITE_NAME"});
+  Result u =
+      hpai({"--profile", p, "--set-env=SITE_NAME=mine", test_image("busybox"), "--", "sh", "-c", "echo $SITE_NAME"});
   EXPECT_EQ(u.out, "mine\n") << u;
 }
 
@@ -150,7 +163,9 @@ TEST_P(Profiles, MissingRequiredBindNamesTheProfileLine) {
   std::string p = profile("broken", "{\"hpai_profile\": 1,\n  \"binds\": [\n    \"/nonexistent/lrz/sys\"]}");
   Result r = hpai({"--profile", p, test_image("busybox"), "--", "true"});
   EXPECT_EQ(r.exit_code, 31) << r;
-  EXPECT_TRUE(contains(r.err, "can't bind /nonexistent/lrz/sys: no such file or directory on host (from profile " + p + ":3:5)")) << r;
+  EXPECT_TRUE(contains(
+      r.err, "can't bind /nonexistent/lrz/sys: no such file or directory on host (from profile " + p + ":3:5)"))
+      << r;
 }
 
 TEST_P(Profiles, SiteDefaultAppliesUnlessNoProfile) {
@@ -160,7 +175,8 @@ TEST_P(Profiles, SiteDefaultAppliesUnlessNoProfile) {
   EXPECT_EQ(r.out, "yes\n") << r;
   Result n = hpai({"--no-profile", test_image("busybox"), "--", "sh", "-c", "echo ${SITE_DEFAULT:-none}"}, env);
   EXPECT_EQ(n.out, "none\n") << n;
-  Result named = hpai({"--profile", "default", test_image("busybox"), "--", "sh", "-c", "echo ${SITE_DEFAULT:-none}"}, env);
+  Result named =
+      hpai({"--profile", "default", test_image("busybox"), "--", "sh", "-c", "echo ${SITE_DEFAULT:-none}"}, env);
   EXPECT_EQ(named.out, "yes\n") << named;
 }
 
@@ -177,7 +193,9 @@ TEST(ProfileCheck, RecipesPassAndErrorsCarryPositions) {
   // A site recipe checked against a host that isn't the site: missing required paths.
   Result lrz = run_as(u, {hpai_profile(), "check", recipe("lrz-supermuc-ng")});
   EXPECT_EQ(lrz.exit_code, 1) << lrz;
-  EXPECT_TRUE(contains(lrz.err, recipe("lrz-supermuc-ng") + ":6:5: error: bind source /lrz/sys: no such file or directory")) << lrz;
+  EXPECT_TRUE(
+      contains(lrz.err, recipe("lrz-supermuc-ng") + ":6:5: error: bind source /lrz/sys: no such file or directory"))
+      << lrz;
 
   ScratchDir dir(u);
   std::string bad = dir.path() + "/bad.json";
@@ -185,7 +203,9 @@ TEST(ProfileCheck, RecipesPassAndErrorsCarryPositions) {
   run_as(root_user(), {"chmod", "a+r", bad});
   Result r = run_as(u, {hpai_profile(), "check", bad});
   EXPECT_EQ(r.exit_code, 1) << r;
-  EXPECT_TRUE(contains(r.err, bad + ":2:13: error: unknown key \"capabilites\" in nvidia; did you mean \"capabilities\"?")) << r;
+  EXPECT_TRUE(
+      contains(r.err, bad + ":2:13: error: unknown key \"capabilites\" in nvidia; did you mean \"capabilities\"?"))
+      << r;
   Result j = run_as(u, {hpai_profile(), "check", "--json", bad});
   EXPECT_TRUE(contains(j.out, "\"line\": 2")) << j;
 }

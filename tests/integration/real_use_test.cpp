@@ -28,7 +28,9 @@ TEST_P(RealUse, DockerArchiveTagsWithTheirColons) {
   EXPECT_EQ(flag.exit_code, 0) << flag;
   Result wrong = image({"import", tar + ":nope", "d"});
   EXPECT_EQ(wrong.exit_code, 31) << wrong;
-  EXPECT_TRUE(contains(wrong.err, "no image tagged \"nope\" (it has: docker.io/hpai/debian:latest; pick one with --tag")) << wrong;
+  EXPECT_TRUE(
+      contains(wrong.err, "no image tagged \"nope\" (it has: docker.io/hpai/debian:latest; pick one with --tag"))
+      << wrong;
   Result twice = image({"import", "--tag", "latest", tar + ":latest", "e"});
   EXPECT_EQ(twice.exit_code, 64) << twice;
 }
@@ -87,10 +89,12 @@ TEST_P(RealUse, ASiteAdminsFirstProfile) {
   if (access(mpich.c_str(), F_OK) != 0) GTEST_SKIP() << "no host MPICH";
   // Open MPI's family with MPICH's libraries: caught by the check and by the run.
   const std::string wrong = profile("wrong-family", R"({"hpai_profile": 1,
-  "mpi": {"family": "openmpi", "libraries": [")" + mpich + R"("]}})");
+  "mpi": {"family": "openmpi", "libraries": [")" + mpich +
+                                                        R"("]}})");
   Result check = run_as(who(), {hpai_profile(), "check", wrong});
   EXPECT_EQ(check.exit_code, 1) << check;
-  EXPECT_TRUE(contains(check.err, wrong + ":2:3: error: mpi.family is openmpi, but the host libraries (libmpich.so.12) are mpich's"))
+  EXPECT_TRUE(contains(
+      check.err, wrong + ":2:3: error: mpi.family is openmpi, but the host libraries (libmpich.so.12) are mpich's"))
       << check;
   Result run = hpai({"--profile", wrong, test_image("debian-mpi"), "--", "true"});
   EXPECT_EQ(run.exit_code, 31) << run;
@@ -100,12 +104,14 @@ TEST_P(RealUse, ASiteAdminsFirstProfile) {
   Result s = run_as(who(), {hpai_profile(), "check", syntax});
   EXPECT_TRUE(s.err.starts_with(syntax + ":2:20: error: invalid JSON")) << s;
   // "auto" on a node without a driver: quiet.
-  const std::string automatic = profile("auto", R"({"hpai_profile": 1, "nvidia": {"enabled": "auto", "ld_cache": "/etc/ld.so.cache"}})");
+  const std::string automatic =
+      profile("auto", R"({"hpai_profile": 1, "nvidia": {"enabled": "auto", "ld_cache": "/etc/ld.so.cache"}})");
   Result a = hpai({"--profile", automatic, test_image("busybox"), "--", "true"});
   EXPECT_EQ(a.exit_code, 0) << a;
   EXPECT_EQ(a.err, "") << "a CPU node is no reason to warn\n" << a;
   // Profile env can't undo what the job's launcher set (as image ENV can't).
-  const std::string env = profile("env", R"({"hpai_profile": 1, "env": {"set": {"CUDA_VISIBLE_DEVICES": "0", "SITE": "x"}}})");
+  const std::string env =
+      profile("env", R"({"hpai_profile": 1, "env": {"set": {"CUDA_VISIBLE_DEVICES": "0", "SITE": "x"}}})");
   Result e = hpai({"--profile", env, test_image("busybox"), "--", "sh", "-c", "echo $CUDA_VISIBLE_DEVICES $SITE"},
                   {"CUDA_VISIBLE_DEVICES=2,3"});
   EXPECT_EQ(e.out, "2,3 x\n") << e;

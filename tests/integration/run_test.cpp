@@ -99,7 +99,8 @@ TEST_P(Run, PayloadKilledBySignalIsReportedAsThatSignal) {
   Result r = hpai({test_image("busybox"), "--", "sh", "-c", "kill -KILL $$"});
   EXPECT_EQ(r.signal, SIGKILL) << r;
   // ... which a shell (srun, batch scripts) reports as 128+N.
-  Result sh = run_as(who(), {"sh", "-c", hpai_run() + " " + test_image("busybox") + " -- sh -c 'kill -TERM $$'; echo $?"});
+  Result sh =
+      run_as(who(), {"sh", "-c", hpai_run() + " " + test_image("busybox") + " -- sh -c 'kill -TERM $$'; echo $?"});
   EXPECT_EQ(sh.out, "143\n") << sh;
 }
 
@@ -107,15 +108,14 @@ TEST_P(Run, SignalsFromTheLauncherReachThePayload) {
   // What srun does at a time limit: SIGTERM to the process it started. The payload
   // says it is ready (trap installed) through a file in $TMPDIR, the container's /tmp.
   std::string ready = scratch().path() + "/ready";
-  Result r = run_as(
-      who(),
-      {hpai_run(), test_image("busybox"), "--", "sh", "-c",
-       "trap 'echo got TERM; exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done"},
-      {"TMPDIR=" + scratch().path()}, "/", [&](pid_t pid) {
-        for (int i = 0; i < 400 && access(ready.c_str(), F_OK) != 0; ++i)
-          std::this_thread::sleep_for(std::chrono::milliseconds(25));
-        kill(pid, SIGTERM);
-      });
+  Result r = run_as(who(),
+                    {hpai_run(), test_image("busybox"), "--", "sh", "-c",
+                     "trap 'echo got TERM; exit 42' TERM; touch /tmp/ready; while :; do sleep 0.05; done"},
+                    {"TMPDIR=" + scratch().path()}, "/", [&](pid_t pid) {
+                      for (int i = 0; i < 400 && access(ready.c_str(), F_OK) != 0; ++i)
+                        std::this_thread::sleep_for(std::chrono::milliseconds(25));
+                      kill(pid, SIGTERM);
+                    });
   EXPECT_EQ(r.exit_code, 42) << r;
   EXPECT_TRUE(contains(r.out, "got TERM")) << r;
 }
@@ -183,7 +183,7 @@ TEST_P(Run, DryRunJsonListsEveryMount) {
   auto plan = nlohmann::json::parse(r.out);
   std::vector<std::string> targets;
   for (const auto& m : plan["mounts"]) targets.push_back(m["target"]);
-  std::vector<std::string> expected = {"/", "/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf",
+  std::vector<std::string> expected = {"/",           "/dev",       "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf",
                                        "/etc/passwd", "/etc/group", "/tmp"};
   EXPECT_EQ(targets, expected);  // no /etc/machine-id: the busybox image has none, so it is skipped
   EXPECT_EQ(plan["mounts"].back()["type"], "tmpfs");

@@ -42,7 +42,9 @@ class SharedFs : public ContainerTest {
     ASSERT_EQ(run_as(who(), {"mkdir", "-p", src_ + deep_, scratch().path() + "/mnt"}).exit_code, 0);
     ASSERT_EQ(run_as(who(), {"cp", "-a", test_image("busybox"), src_ + deep_ + "/bb"}).exit_code, 0);
     ASSERT_EQ(run_as(who(), {"mksquashfs", test_image("busybox"), src_ + deep_ + "/bb.sqfs", "-quiet", "-no-progress",
-                             "-no-xattrs"}).exit_code, 0);
+                             "-no-xattrs"})
+                  .exit_code,
+              0);
   }
   // Mounts countfs (cold caches), runs N ranks of IMAGE (a path below the mount) under
   // mpiexec with FLAGS, and returns the requests that reached the file system.
@@ -54,7 +56,8 @@ class SharedFs : public ContainerTest {
     // (coherently, by locks); a fresh mount is a cold cache. Read-only, as the images
     // are to their users (a read-write FUSE mount forgets a file's attributes after
     // every read, for its atime).
-    Result mounted = run_as(who(), {HPAI_TEST_COUNTFS, src_, mnt, "-o", "ro,entry_timeout=600,attr_timeout=600,negative_timeout=600"});
+    Result mounted = run_as(
+        who(), {HPAI_TEST_COUNTFS, src_, mnt, "-o", "ro,entry_timeout=600,attr_timeout=600,negative_timeout=600"});
     EXPECT_EQ(mounted.exit_code, 0) << mounted;
     run_as(who(), {"cat", mnt + "/.countfs-reset"});
     std::vector<std::string> argv = {"mpiexec", "--oversubscribe", "-n", std::to_string(n)};
@@ -82,8 +85,9 @@ TEST_P(SharedFs, SquashfsWithJoinCostsTheSameForAnyNumberOfRanks) {
   for (int n : {1, 4, 16}) {
     auto c = requests(n, "bb.sqfs", {"-j"});
     total[n] = c["total"];
-    std::printf("[ shared fs ] SquashFS + join, %2d ranks: %ld requests (getattr %ld, open %ld, read %ld, readlink %ld)\n", n,
-                c["total"], c["getattr"], c["open"], c["read"], c["readlink"]);
+    std::printf(
+        "[ shared fs ] SquashFS + join, %2d ranks: %ld requests (getattr %ld, open %ld, read %ld, readlink %ld)\n", n,
+        c["total"], c["getattr"], c["open"], c["read"], c["readlink"]);
   }
   EXPECT_GT(total[1], 0) << "nothing was counted: is the image read through countfs?";
   // Flat, not equal to the request: the kernel's readahead of the image file splits a
@@ -99,11 +103,14 @@ TEST_P(SharedFs, DirectoryImageCountsAreReported) {
     for (int n : {1, 4, 16}) {
       auto c = requests(n, "bb", flags);
       total[n] = c["total"];
-      std::printf("[ shared fs ]   %2d ranks: getattr %ld, readlink %ld, open %ld, read %ld, opendir %ld, readdir %ld, statfs %ld, access %ld\n",
-                  n, c["getattr"], c["readlink"], c["open"], c["read"], c["opendir"], c["readdir"], c["statfs"], c["access"]);
+      std::printf(
+          "[ shared fs ]   %2d ranks: getattr %ld, readlink %ld, open %ld, read %ld, opendir %ld, readdir %ld, statfs "
+          "%ld, access %ld\n",
+          n, c["getattr"], c["readlink"], c["open"], c["read"], c["opendir"], c["readdir"], c["statfs"], c["access"]);
     }
-    std::printf("[ shared fs ] directory image %s: 1 rank %ld, 4 ranks %ld, 16 ranks %ld requests (%.1f per extra rank)\n",
-                flags[0].c_str(), total[1], total[4], total[16], static_cast<double>(total[16] - total[4]) / 12.0);
+    std::printf(
+        "[ shared fs ] directory image %s: 1 rank %ld, 4 ranks %ld, 16 ranks %ld requests (%.1f per extra rank)\n",
+        flags[0].c_str(), total[1], total[4], total[16], static_cast<double>(total[16] - total[4]) / 12.0);
     EXPECT_GT(total[1], 0);
   }
 }

@@ -45,11 +45,18 @@ class SquashfsJoin : public ContainerTest {
   // Each rank sleeps as ORDER says (in tenths of a second), then reads from the image;
   // it prints "read ok RANK" only if that worked.
   std::vector<std::string> ranks(const std::string& order, const std::string& rank_var) {
-    return {hpai_run(), "-v", sqfs_, "--", "sh", "-c",
-            "r=$" + rank_var + "; t=$(( " + order + " )); sleep $((t / 10)).$((t % 10)); "
-            "cat /etc/image-release >/dev/null && ls /bin >/dev/null && echo read ok $r"};
+    return {hpai_run(),
+            "-v",
+            sqfs_,
+            "--",
+            "sh",
+            "-c",
+            "r=$" + rank_var + "; t=$(( " + order +
+                " )); sleep $((t / 10)).$((t % 10)); "
+                "cat /etc/image-release >/dev/null && ls /bin >/dev/null && echo read ok $r"};
   }
-  Result run(std::vector<std::string> argv, const std::function<void(pid_t)>& during = {}, std::vector<std::string> env = {}) {
+  Result run(std::vector<std::string> argv, const std::function<void(pid_t)>& during = {},
+             std::vector<std::string> env = {}) {
     return run_as(who(), argv, env, scratch().path(), during, 240);
   }
   std::string sqfs_;
@@ -120,8 +127,10 @@ TEST_P(SquashfsJoin, SrunBuilderKilledTheOthersKeepTheirImage) {
   if (access(HPAI_TEST_SLURM_CONF, R_OK) != 0) GTEST_SKIP() << "no test Slurm cluster";
   const int n = 16;
   const std::string log = scratch().path() + "/tasks.err";
-  Result r = run({"sh", "-c", shell_words(cat({"srun", "--kill-on-bad-exit=0", "-n", std::to_string(n)},
-                                              ranks("20 + r % 5", "SLURM_PROCID"))) + "2>" + log},
+  Result r = run({"sh", "-c",
+                  shell_words(cat({"srun", "--kill-on-bad-exit=0", "-n", std::to_string(n)},
+                                  ranks("20 + r % 5", "SLURM_PROCID"))) +
+                      "2>" + log},
                  [&](pid_t) { kill_the_builder(log, n - 1); }, {std::string("SLURM_CONF=") + HPAI_TEST_SLURM_CONF});
   EXPECT_EQ(count(r.out, "read ok "), n - 1) << r << read_file(log);
   EXPECT_FALSE(contains(read_file(log), "Transport endpoint is not connected")) << read_file(log);

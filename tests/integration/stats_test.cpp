@@ -18,7 +18,8 @@ INSTANTIATE_TEST_SUITE_P(, Stats, ::testing::Values(As::Unprivileged, As::Root),
 std::string hpai_stats() { return hpai_check().substr(0, hpai_check().rfind('/')) + "/hpai-stats"; }
 
 TEST_P(Stats, LineOnStderrAndTheExitCode) {
-  Result r = hpai({"--stats", test_image("busybox"), "--", "sh", "-c", "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exit 3"});
+  Result r = hpai({"--stats", test_image("busybox"), "--", "sh", "-c",
+                   "i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; exit 3"});
   EXPECT_EQ(r.exit_code, 3) << r;
   EXPECT_TRUE(contains(r.err, "hpai-run: stats: wall ")) << r;
   EXPECT_TRUE(contains(r.err, ", exit 3\n")) << r;
@@ -46,7 +47,8 @@ TEST_P(Stats, GpuUtilisationAndMemoryFromNvml) {
   if (access(test_image("cuda.unavailable").c_str(), F_OK) == 0)
     GTEST_SKIP() << "CUDA fixtures not built: " << read_file(test_image("cuda.unavailable"));
   const std::string profile = scratch().path() + "/gpu.json";
-  write_file(profile, R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + d + R"(/etc/ld.so.cache"}})");
+  write_file(profile,
+             R"({"hpai_profile": 1, "nvidia": {"enabled": true, "ld_cache": ")" + d + R"(/etc/ld.so.cache"}})");
   run_as(root_user(), {"chmod", "a+r", profile});
   const std::string file = scratch().path() + "/gpu-stats.json";
   Result r = hpai({"--stats=" + file, "--profile", profile, test_image("busybox"), "--", "sleep", "0.6"});
@@ -78,16 +80,17 @@ TEST_P(Stats, GpuUtilisationAndMemoryFromNvml) {
 
 TEST_P(Stats, SignalsAreForwardedToThePayload) {
   const std::string ready = scratch().path() + "/ready";
-  Result r = run_as(who(),
-                    {hpai_run(), "--stats", test_image("busybox"), "--", "sh", "-c",
-                     "trap 'echo got USR1' USR1; trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done"},
-                    {"TMPDIR=" + scratch().path()}, "/", [&](pid_t pid) {
-                      for (int i = 0; i < 200 && access(ready.c_str(), F_OK) != 0; ++i)
-                        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-                      kill(pid, SIGUSR1);
-                      std::this_thread::sleep_for(std::chrono::milliseconds(300));
-                      kill(pid, SIGTERM);
-                    });
+  Result r = run_as(
+      who(),
+      {hpai_run(), "--stats", test_image("busybox"), "--", "sh", "-c",
+       "trap 'echo got USR1' USR1; trap 'echo got TERM; exit 7' TERM; touch /tmp/ready; while :; do sleep 0.05; done"},
+      {"TMPDIR=" + scratch().path()}, "/", [&](pid_t pid) {
+        for (int i = 0; i < 200 && access(ready.c_str(), F_OK) != 0; ++i)
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        kill(pid, SIGUSR1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        kill(pid, SIGTERM);
+      });
   EXPECT_EQ(r.exit_code, 7) << r;
   EXPECT_EQ(r.out, "got USR1\ngot TERM\n") << r;
   EXPECT_TRUE(contains(r.err, ", exit 7\n")) << r;
@@ -97,7 +100,9 @@ TEST_P(Stats, PerRankFilesMerged) {
   std::vector<std::string> argv = {"mpiexec", "--oversubscribe", "-n", "3"};
   if (GetParam() == As::Root) argv.push_back("--allow-run-as-root");
   const std::string pattern = scratch().path() + "/run.%r.json";
-  for (const auto& a : {hpai_run(), "--stats=" + pattern, test_image("busybox"), std::string("--"), std::string("true")}) argv.push_back(a);
+  for (const auto& a :
+       {hpai_run(), "--stats=" + pattern, test_image("busybox"), std::string("--"), std::string("true")})
+    argv.push_back(a);
   Result r = run_as(who(), argv, {}, scratch().path());
   ASSERT_EQ(r.exit_code, 0) << r;
   std::vector<std::string> files;

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "hpai/check/check_report.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/check/check_report.hpp"
 #include "hpai/check/image_facts.hpp"
 #include "shell.hpp"
 #include "temp_dir.hpp"
@@ -62,10 +62,12 @@ TEST(CheckImage, CudaAgainstDrivers) {
       {cuda_image("12.4"), gpu("550.54.15"), Verdict::Pass, "driver 550.54.15 (CUDA 12.4)"},
       {cuda_image("12.4"), gpu("535.104.05"), Verdict::Warn, "minor version compatibility (driver >= 525.60.13)"},
       {cuda_image("12.4"), gpu("470.57.02"), Verdict::Fail, "error 803/804"},
-      {cuda_image("12.4", {"550.54.15"}), gpu("470.57.02", "tesla"), Verdict::Warn, "forward-compatibility libcuda 550.54.15"},
+      {cuda_image("12.4", {"550.54.15"}), gpu("470.57.02", "tesla"), Verdict::Warn,
+       "forward-compatibility libcuda 550.54.15"},
       {cuda_image("12.4", {"550.54.15"}), gpu("470.57.02", "geforce"), Verdict::Fail, "error 803/804"},
       {cuda_image("12.4", {"550.54.15"}), gpu("470.57.02"), Verdict::Warn, "GPU brand is not given"},
-      {cuda_image("12.4", {"535.104.05"}), gpu("535.54.03", "tesla"), Verdict::Warn, "minor version"},  // own branch: compat never used
+      {cuda_image("12.4", {"535.104.05"}), gpu("535.54.03", "tesla"), Verdict::Warn,
+       "minor version"},  // own branch: compat never used
       {cuda_image("11.4"), gpu("418.67"), Verdict::Fail, "at least 450.80.02"},
       {cuda_image("10.1"), gpu("418.67"), Verdict::Pass, "CUDA 10.1"},
       {cuda_image("13.0"), gpu("580.95.05"), Verdict::Pass, "CUDA 13.0"},
@@ -82,17 +84,20 @@ TEST(CheckImage, CudaAgainstDrivers) {
 
 TEST(CheckImage, RequireCudaArchGlibcMpi) {
   const CudaTable table = CudaTable::builtin();
-  auto req = result(check_image(cuda_image("12.2", {}, "cuda>=12.2 brand=tesla,driver>=470,driver<471"), gpu("470.57.02", "geforce"), table),
+  auto req = result(check_image(cuda_image("12.2", {}, "cuda>=12.2 brand=tesla,driver>=470,driver<471"),
+                                gpu("470.57.02", "geforce"), table),
                     "require_cuda");
   EXPECT_EQ(req.verdict, Verdict::Fail);
-  EXPECT_NE(req.message.find("unsatisfied condition: cuda>=12.2, please update your driver"), std::string::npos) << req.message;
+  EXPECT_NE(req.message.find("unsatisfied condition: cuda>=12.2, please update your driver"), std::string::npos)
+      << req.message;
 
   ImageFacts ppc = cuda_image("");
   ppc.arch = "ppc64le";
   ppc.arch_source = "ELF header of /bin/sh";
   auto arch = result(check_image(ppc, gpu("535.104.05"), table), "arch");
   EXPECT_EQ(arch.verdict, Verdict::Fail);
-  EXPECT_NE(arch.message.find("the image is ppc64le (ELF header of /bin/sh), the target is amd64"), std::string::npos) << arch.message;
+  EXPECT_NE(arch.message.find("the image is ppc64le (ELF header of /bin/sh), the target is amd64"), std::string::npos)
+      << arch.message;
 
   ImageFacts old = cuda_image("");
   old.glibc = "2.28";
@@ -107,7 +112,8 @@ TEST(CheckImage, RequireCudaArchGlibcMpi) {
   ImageFacts broken = old;
   broken.needs_newer_glibc = {{"/usr/bin/tool", "2.34"}};
   broken.libc = "/lib/x86_64-linux-gnu/libc.so.6";
-  EXPECT_NE(result(check_image(broken, gpu(""), table), "glibc").message.find("the image is inconsistent: /usr/bin/tool needs GLIBC_2.34"),
+  EXPECT_NE(result(check_image(broken, gpu(""), table), "glibc")
+                .message.find("the image is inconsistent: /usr/bin/tool needs GLIBC_2.34"),
             std::string::npos);
 
   auto lib = [](const std::string& name, std::vector<int> v) {
@@ -147,7 +153,8 @@ TEST(Report, JunitMatchesTheGoldenFileAndIsXml) {
   EXPECT_EQ(xml, want);
   test::TempDir d;
   std::ofstream(d.path() + "/r.xml") << xml;
-  EXPECT_NO_THROW(run("python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' '" + d.path() + "/r.xml' 2>&1"));
+  EXPECT_NO_THROW(run("python3 -c 'import sys, xml.dom.minidom; xml.dom.minidom.parse(sys.argv[1])' '" + d.path() +
+                      "/r.xml' 2>&1"));
   auto j = nlohmann::json::parse(report_json({rep}));
   EXPECT_EQ(j[0]["results"][0]["verdict"], "fail");
   EXPECT_EQ(j[0]["passed"], false);

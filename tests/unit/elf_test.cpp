@@ -22,7 +22,8 @@ void fake_glibc(const std::string& dir, const std::string& up_to) {
   std::string script, code, prev;
   for (const auto& v : versions) {
     std::string sym = "sym_" + v.substr(0, 1) + "_" + v.substr(2);
-    script += "GLIBC_" + v + " { global: " + sym + ";" + (prev.empty() ? " local: *;" : "") + " }" + (prev.empty() ? "" : " GLIBC_" + prev) + ";\n";
+    script += "GLIBC_" + v + " { global: " + sym + ";" + (prev.empty() ? " local: *;" : "") + " }" +
+              (prev.empty() ? "" : " GLIBC_" + prev) + ";\n";
     code += "int " + sym + "(void) { return 1; }\n";
     prev = v;
     if (v == up_to) break;
@@ -36,8 +37,8 @@ void fake_glibc(const std::string& dir, const std::string& up_to) {
 
 void needing(const std::string& libc_dir, const std::string& out, const std::string& version) {
   const std::string sym = "sym_" + version.substr(0, 1) + "_" + version.substr(2);
-  run("echo 'extern int " + sym + "(void); int use(void) { return " + sym + "(); }' | gcc -x c -shared -fPIC -nostdlib -o '" + out +
-      "' - -L'" + libc_dir + "' -l:libc.so.6 2>&1");
+  run("echo 'extern int " + sym + "(void); int use(void) { return " + sym +
+      "(); }' | gcc -x c -shared -fPIC -nostdlib -o '" + out + "' - -L'" + libc_dir + "' -l:libc.so.6 2>&1");
 }
 
 TEST(Elf, RealHostFiles) {
@@ -72,7 +73,8 @@ TEST(Elf, VersionNeedsAndDefinitionsFromVersionScripts) {
 TEST(Elf, CrossArchitecture) {
   test::TempDir d;
   bool any = false;
-  for (auto [cc, arch] : {std::pair{"powerpc64le-linux-gnu-gcc", "ppc64le"}, std::pair{"aarch64-linux-gnu-gcc", "arm64"}}) {
+  for (auto [cc, arch] :
+       {std::pair{"powerpc64le-linux-gnu-gcc", "ppc64le"}, std::pair{"aarch64-linux-gnu-gcc", "arm64"}}) {
     if (run(std::string("command -v ") + cc + " || true").empty()) continue;
     any = true;
     const std::string out = d.path() + "/" + arch;
@@ -122,7 +124,8 @@ TEST(Elf, GlibcVersionNames) {
   EXPECT_EQ(glibc_version("GLIBC_2.2.5"), std::make_pair(2, 2));
   EXPECT_FALSE(glibc_version("GLIBC_PRIVATE"));
   EXPECT_FALSE(glibc_version("GCC_3.0"));
-  EXPECT_EQ(highest_glibc_needed({{"libc.so.6", {"GLIBC_2.2.5", "GLIBC_2.17"}}, {"libm.so.6", {"GLIBC_2.29"}}}), "2.29");
+  EXPECT_EQ(highest_glibc_needed({{"libc.so.6", {"GLIBC_2.2.5", "GLIBC_2.17"}}, {"libm.so.6", {"GLIBC_2.29"}}}),
+            "2.29");
 }
 
 }  // namespace

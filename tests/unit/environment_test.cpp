@@ -37,9 +37,9 @@ TEST(Environment, ExpansionFollowsChRunsTable) {
       {"FOO= bar", "FOO", " bar"},
       {"$FOO=bar", "$FOO", "bar"},
       {"FOO=$BAR baz:qux", "FOO", "qux"},
-      {"'BAZ=qux'", "BAZ", "qux"},           // ch-run(1) documents whole-assignment quotes as stripped
-      {"FOO=${BAR}:x", "FOO", "bar:x"},      // hpai extension: ${NAME} items
-      {"V=bar:$", "V", "bar:$"},             // a lone $ is no variable (ch-run keeps it)
+      {"'BAZ=qux'", "BAZ", "qux"},       // ch-run(1) documents whole-assignment quotes as stripped
+      {"FOO=${BAR}:x", "FOO", "bar:x"},  // hpai extension: ${NAME} items
+      {"V=bar:$", "V", "bar:$"},         // a lone $ is no variable (ch-run keeps it)
       {"V=$", "V", "$"},
   };
   for (const auto& c : cases) {
@@ -112,7 +112,8 @@ TEST(Environment, LauncherVariables) {
   for (const char* v : {"SLURM_PROCID", "PMIX_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "JSM_NAMESPACE_RANK",
                         "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES", "LSB_JOBID"})
     EXPECT_TRUE(is_launcher_variable(v)) << v;
-  for (const char* v : {"PATH", "HOME", "SLURM", "CUDA_HOME", "LD_LIBRARY_PATH"}) EXPECT_FALSE(is_launcher_variable(v)) << v;
+  for (const char* v : {"PATH", "HOME", "SLURM", "CUDA_HOME", "LD_LIBRARY_PATH"})
+    EXPECT_FALSE(is_launcher_variable(v)) << v;
 }
 
 }  // namespace

@@ -13,9 +13,11 @@
 namespace hpai::test {
 
 // A real shared library at DIR/NAME with SONAME, and optional symlinks to it.
-inline void make_lib(const std::string& dir, const std::string& name, const std::string& soname, std::vector<std::string> links = {}) {
+inline void make_lib(const std::string& dir, const std::string& name, const std::string& soname,
+                     std::vector<std::string> links = {}) {
   mkdirs(dir);
-  run("echo 'int marker(void) { return 1; }' | gcc -x c -shared -fPIC -Wl,-soname," + soname + " -o '" + dir + "/" + name + "' - 2>&1");
+  run("echo 'int marker(void) { return 1; }' | gcc -x c -shared -fPIC -Wl,-soname," + soname + " -o '" + dir + "/" +
+      name + "' - 2>&1");
   for (const auto& l : links) ASSERT_EQ(symlink(name.c_str(), (dir + "/" + l).c_str()), 0);
 }
 

@@ -39,7 +39,8 @@ TEST(HostCheck, SysctlsThatDisableUserNamespaces) {
   std::ofstream(proc + "/sys/kernel/apparmor_restrict_unprivileged_userns") << "1\n";
   auto all = check_host(o);
   EXPECT_EQ(find(all, "user.max_user_namespaces").verdict, Verdict::Fail);
-  EXPECT_NE(find(all, "user.max_user_namespaces").fix.find("sysctl -w user.max_user_namespaces=15000"), std::string::npos);
+  EXPECT_NE(find(all, "user.max_user_namespaces").fix.find("sysctl -w user.max_user_namespaces=15000"),
+            std::string::npos);
   EXPECT_EQ(find(all, "kernel.unprivileged_userns_clone").verdict, Verdict::Fail);
   EXPECT_EQ(find(all, "AppArmor userns restriction").verdict, Verdict::Warn);
   EXPECT_EQ(find(all, "FUSE").verdict, Verdict::Warn);  // no DEV/fuse

@@ -18,9 +18,7 @@ namespace fs = std::filesystem;
 
 class ImageConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    root_ = tmp_.path();
-  }
+  void SetUp() override { root_ = tmp_.path(); }
   test::TempDir tmp_;
   std::string root_;
 };

@@ -27,7 +27,8 @@ class Facts : public ::testing::Test {
   void config(const std::string& env_json) {
     mkdirs(dir_.path() + "/.hpai");
     std::ofstream(dir_.path() + "/.hpai/image.json")
-        << R"({"hpai_image_version": 1, "architecture": "amd64", "os": "linux", "config": {"Env": )" << env_json << "}}";
+        << R"({"hpai_image_version": 1, "architecture": "amd64", "os": "linux", "config": {"Env": )" << env_json
+        << "}}";
   }
   ImageFacts facts() {
     auto fs = open_directory_image(dir_.path());
@@ -50,7 +51,8 @@ TEST_F(Facts, CudaFromLibcudartCompatAndRequire) {
 
 TEST_F(Facts, CudaFromVersionJsonThenEnv) {
   mkdirs(dir_.path() + "/usr/local/cuda");
-  std::ofstream(dir_.path() + "/usr/local/cuda/version.json") << R"({"cuda": {"name": "CUDA SDK", "version": "11.8.89"}})";
+  std::ofstream(dir_.path() + "/usr/local/cuda/version.json")
+      << R"({"cuda": {"name": "CUDA SDK", "version": "11.8.89"}})";
   config(R"(["CUDA_VERSION=11.0"])");
   EXPECT_EQ(facts().cuda, "11.8");
   EXPECT_EQ(facts().cuda_source, "/usr/local/cuda/version.json");
@@ -64,12 +66,16 @@ TEST_F(Facts, GlibcOfTheImageAndFilesNeedingMore) {
   const std::string d = dir_.path();
   mkdirs(d + "/lib/x86_64-linux-gnu");
   mkdirs(d + "/usr/bin");
-  std::ofstream(d + "/new.map") << "GLIBC_2.28 { global: old_sym; local: *; };\nGLIBC_2.34 { global: new_sym; } GLIBC_2.28;\n";
+  std::ofstream(d + "/new.map")
+      << "GLIBC_2.28 { global: old_sym; local: *; };\nGLIBC_2.34 { global: new_sym; } GLIBC_2.28;\n";
   std::ofstream(d + "/old.map") << "GLIBC_2.28 { global: old_sym; local: *; };\n";
-  run("cd '" + d + "' && echo 'int old_sym(void){return 0;} int new_sym(void){return 1;}' > l.c && "
+  run("cd '" + d +
+      "' && echo 'int old_sym(void){return 0;} int new_sym(void){return 1;}' > l.c && "
       "gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script=new.map -o libc.so.6 l.c && "
-      "echo 'extern int new_sym(void); int f(void){return new_sym();}' | gcc -x c -shared -fPIC -nostdlib -o usr/bin/tool - -L. -l:libc.so.6 && "
-      "gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script=old.map -o lib/x86_64-linux-gnu/libc.so.6 l.c && "
+      "echo 'extern int new_sym(void); int f(void){return new_sym();}' | gcc -x c -shared -fPIC -nostdlib -o "
+      "usr/bin/tool - -L. -l:libc.so.6 && "
+      "gcc -shared -fPIC -nostdlib -Wl,-soname,libc.so.6 -Wl,--version-script=old.map -o "
+      "lib/x86_64-linux-gnu/libc.so.6 l.c && "
       "rm libc.so.6 l.c 2>&1");
   config("[]");
   ImageFacts f = facts();

@@ -34,7 +34,8 @@ class ImportTest : public ::testing::Test {
 };
 
 TEST(ImageFormat, NamesRoundTripAndAutoDetects) {
-  for (ImageFormat f : {ImageFormat::Tar, ImageFormat::Oci, ImageFormat::OciArchive, ImageFormat::DockerArchive, ImageFormat::Dir})
+  for (ImageFormat f :
+       {ImageFormat::Tar, ImageFormat::Oci, ImageFormat::OciArchive, ImageFormat::DockerArchive, ImageFormat::Dir})
     EXPECT_EQ(parse_image_format(to_string(f)), f);
   EXPECT_EQ(parse_image_format("auto"), std::nullopt);
   try {
@@ -51,7 +52,8 @@ TEST_F(ImportTest, EveryFormatIsDetectedFromContent) {
   test::write_oci_layout(oci, parts_, "1.0");
   test::write_docker_save(save, parts_, "realtest:1");
   mkdirs(tree + "/etc");
-  run("tar -C '" + oci + "' -cf '" + d_.path() + "/oci.tar' . && tar -C '" + save + "' -cf '" + d_.path() + "/save.tar' .");
+  run("tar -C '" + oci + "' -cf '" + d_.path() + "/oci.tar' . && tar -C '" + save + "' -cf '" + d_.path() +
+      "/save.tar' .");
   EXPECT_EQ(detect_format(d_.path() + "/layer.tar"), ImageFormat::Tar);
   EXPECT_EQ(detect_format(oci), ImageFormat::Oci);
   EXPECT_EQ(detect_format(d_.path() + "/oci.tar"), ImageFormat::OciArchive);

@@ -45,7 +45,7 @@ TEST(JoinSettings, AutomaticUnderALauncher) {
   EXPECT_EQ(s->tag, "ompi-777");
   EXPECT_EQ(s->timeout, 60s);
   EXPECT_FALSE(join_settings(req(false), host_with(kOmpi4)));  // --no-join
-  EXPECT_FALSE(join_settings({}, host_with({"PATH=/bin"})));        // no launcher
+  EXPECT_FALSE(join_settings({}, host_with({"PATH=/bin"})));   // no launcher
   // Alone on its node: nothing to share.
   EXPECT_FALSE(join_settings({}, host_with({"SLURM_JOB_ID=1", "SLURM_STEP_ID=0", "SLURM_PROCID=0",
                                             "SLURM_STEP_TASKS_PER_NODE=1(x4)", "SLURM_NODEID=2"})));
@@ -216,12 +216,12 @@ TEST(NodeFacts, RoundTripAndKeyMismatch) {
   const std::string key = node_key(o);
   const std::string facts = node_facts_to_json(p, key);
 
-  HostContext h = host_with({"PATH=/bin", "HOME=/home/alice", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4", "OMPI_COMM_WORLD_LOCAL_RANK=2",
-                             "OMPI_COMM_WORLD_LOCAL_SIZE=4", "LD_LIBRARY_PATH=/host"});
+  HostContext h = host_with({"PATH=/bin", "HOME=/home/alice", "OMPI_COMM_WORLD_RANK=2", "OMPI_COMM_WORLD_SIZE=4",
+                             "OMPI_COMM_WORLD_LOCAL_RANK=2", "OMPI_COMM_WORLD_LOCAL_SIZE=4", "LD_LIBRARY_PATH=/host"});
   Plan joined = plan_from_node_facts(facts, key, o, h);
   EXPECT_EQ(joined.env.get("IMAGE_VAR"), "1");
   EXPECT_EQ(joined.env.get("LD_LIBRARY_PATH"), "/.hpai/host/lib:/host");
-  EXPECT_EQ(joined.env.get("RANK"), "2");  // the profile's torch_env, with this rank's own numbers
+  EXPECT_EQ(joined.env.get("RANK"), "2");            // the profile's torch_env, with this rank's own numbers
   EXPECT_EQ(joined.env.get("HOME"), "/home/alice");  // this rank's own host HOME
   EXPECT_EQ(joined.cwd, "/work");
   EXPECT_EQ(joined.argv, std::vector<std::string>{"true"});

@@ -60,8 +60,9 @@ TEST(TorchEnv, HostValuesWin) {
 
 TEST(TorchEnv, OpenMpiOneNodeAndManyNodes) {
   auto ompi = [](int size, int local_size) {
-    return detect_ranks(env_of({"OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=" + std::to_string(size),
-                                "OMPI_COMM_WORLD_LOCAL_RANK=0", "OMPI_COMM_WORLD_LOCAL_SIZE=" + std::to_string(local_size)}));
+    return detect_ranks(
+        env_of({"OMPI_COMM_WORLD_RANK=0", "OMPI_COMM_WORLD_SIZE=" + std::to_string(size),
+                "OMPI_COMM_WORLD_LOCAL_RANK=0", "OMPI_COMM_WORLD_LOCAL_SIZE=" + std::to_string(local_size)}));
   };
   Environment env;
   set_torch_env(env, ompi(4, 4), Environment());
@@ -92,7 +93,8 @@ TEST(GpuPerRank, Selection) {
   std::vector<std::string> eight = {"0", "1", "2", "3", "4", "5", "6", "7"};
   EXPECT_EQ(select_gpus(eight, 0, 4), (std::vector<std::string>{"0", "1"}));
   EXPECT_EQ(select_gpus(eight, 3, 4), (std::vector<std::string>{"6", "7"}));
-  EXPECT_EQ(select_gpus({"2", "5", "6", "7"}, 1, 4), (std::vector<std::string>{"5"}));  // renumbered from the host's list
+  EXPECT_EQ(select_gpus({"2", "5", "6", "7"}, 1, 4),
+            (std::vector<std::string>{"5"}));  // renumbered from the host's list
   EXPECT_EQ(select_gpus({"0", "1", "2"}, 1, 2), (std::vector<std::string>{"1"}));
   std::vector<std::string> shared;
   for (int r = 0; r < 4; ++r) shared.push_back(select_gpus({"0", "1"}, r, 4).at(0));
@@ -122,7 +124,8 @@ TEST(GpuPerRank, HostListFromEnvironmentOrDevices) {
 TEST(LauncherMounts, PmixDirectories) {
   test::TempDir server;
   std::vector<std::string> notes;
-  auto mounts = launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=" + server.path() + "/", "PMIX_SYSTEM_TMPDIR=/tmp"}), notes);
+  auto mounts =
+      launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=" + server.path() + "/", "PMIX_SYSTEM_TMPDIR=/tmp"}), notes);
   ASSERT_EQ(mounts.size(), 1u);
   EXPECT_EQ(mounts[0].source, server.path());
   EXPECT_EQ(mounts[0].target, server.path());

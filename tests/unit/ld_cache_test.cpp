@@ -7,9 +7,9 @@
 #include <fstream>
 #include <set>
 
+#include "fake_libs.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/site/ld_cache.hpp"
-#include "fake_libs.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
@@ -46,18 +46,20 @@ TEST(LdCache, PrefixSearchFindsWhatAScanFinds) {
   mkdirs(lib);
   run("echo 'int f(void){return 0;}' | gcc -shared -fPIC -x c -o '" + dir.path() + "/plain.so' -");
   const char* stems[] = {"libnv", "libnvidia-ml", "libcuda", "libcudart", "libGL", "libGLX_nvidia", "libGLESv2_nvidia",
-                         "liba", "libz", "libnv9x", "libnv10x", "libcu", "libEGL_nvidia", "libEGL"};
+                         "liba",  "libz",         "libnv9x", "libnv10x",  "libcu", "libEGL_nvidia", "libEGL"};
   int made = 0;
   for (int i = 0; made < 3000; ++i)
     for (const char* stem : stems) {
-      const std::string name = std::string(stem) + (i % 3 == 0 ? std::to_string(i) : std::string(1, static_cast<char>('a' + i % 26))) +
+      const std::string name = std::string(stem) +
+                               (i % 3 == 0 ? std::to_string(i) : std::string(1, static_cast<char>('a' + i % 26))) +
                                ".so." + std::to_string(i % 7);
       if (link((dir.path() + "/plain.so").c_str(), (lib + "/" + name).c_str()) == 0) ++made;
     }
   const std::string cache = dir.path() + "/ld.so.cache";
   run("ldconfig -X -C '" + cache + "' -f /dev/null '" + lib + "'");
-  const std::vector<std::string_view> prefixes = {"libnv", "libcuda", "libGL", "libEGL", "libOpenCL", "lib", "libc", "libz",
-                                                  "libnvidia-", "libGLX_nvidia", "liba", "libq", "libnvid", "libcu"};
+  const std::vector<std::string_view> prefixes = {"libnv", "libcuda", "libGL",   "libEGL",     "libOpenCL",
+                                                  "lib",   "libc",    "libz",    "libnvidia-", "libGLX_nvidia",
+                                                  "liba",  "libq",    "libnvid", "libcu"};
   for (const std::string& path : {cache, std::string("/etc/ld.so.cache")}) {
     const auto all = read_ld_cache(path);
     ASSERT_GT(all.size(), path == cache ? 2900u : 10u);

@@ -14,10 +14,10 @@ inline void make_linked_tree(const std::string& root) {
   fs::create_directories(root + "/usr/lib");
   fs::create_directories(root + "/etc");
   std::ofstream(root + "/etc/passwd") << "x";
-  fs::create_symlink("usr/lib", root + "/lib");             // relative
-  fs::create_symlink("/usr/lib", root + "/abslib");         // absolute: means the image's /usr/lib
-  fs::create_symlink("../../../../../etc", root + "/up");   // climbs above the root
-  fs::create_symlink("/etc/passwd", root + "/pw");          // to a file
+  fs::create_symlink("usr/lib", root + "/lib");            // relative
+  fs::create_symlink("/usr/lib", root + "/abslib");        // absolute: means the image's /usr/lib
+  fs::create_symlink("../../../../../etc", root + "/up");  // climbs above the root
+  fs::create_symlink("/etc/passwd", root + "/pw");         // to a file
   fs::create_symlink("loop2", root + "/loop1");
   fs::create_symlink("loop1", root + "/loop2");
   fs::create_symlink("/nonexistent/deeper", root + "/dangling");

@@ -50,7 +50,8 @@ TEST(Mounts, FailuresNameThePaths) {
       UniqueFd dst(open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
       bind_mount_at("/nonexistent-src", dst.get(), "/nonexistent-dst", false);
     } catch (const std::exception& e) {
-      return std::string(e.what()) == "can't bind /nonexistent-src on /nonexistent-dst: No such file or directory" ? 0 : 1;
+      return std::string(e.what()) == "can't bind /nonexistent-src on /nonexistent-dst: No such file or directory" ? 0
+                                                                                                                   : 1;
     }
     return 2;
   });

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <set>
 
+#include "fake_libs.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/site/ld_cache.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/profile_plan.hpp"
-#include "fake_libs.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
@@ -51,7 +51,9 @@ TEST_F(MpiMatrix, HostVersionFollowsTheSymlinkChain) {
 }
 
 TEST_F(MpiMatrix, Compatible) {
-  auto libs = image("same", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.12.5.5", "libmpi.so.12", {"libmpi.so.12"}); });
+  auto libs = image("same", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.12.5.5", "libmpi.so.12", {"libmpi.so.12"});
+  });
   LibraryReplacement rep = pair_library(host, libs, MpiCompat::Full);
   ASSERT_TRUE(rep.image);
   EXPECT_EQ(rep.image->file, "/usr/lib/libmpi.so.12.5.5");
@@ -70,33 +72,42 @@ TEST_F(MpiMatrix, CompatibleViaSymlink) {
 }
 
 TEST_F(MpiMatrix, MajorMismatchIsRefusedInEveryMode) {
-  auto libs = image("major", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.13.0.0", "libmpi.so.13", {"libmpi.so.13"}); });
+  auto libs = image("major", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.13.0.0", "libmpi.so.13", {"libmpi.so.13"});
+  });
   for (MpiCompat mode : {MpiCompat::Major, MpiCompat::Full, MpiCompat::Strict}) {
     try {
       pair_library(host, libs, mode);
       FAIL() << to_string(mode);
     } catch (const Error& e) {
       EXPECT_NE(std::string(e.what()).find("image libmpi.so.13.0.0 vs host libmpi.so.12.5.5: major versions differ"),
-                std::string::npos) << e.what();
+                std::string::npos)
+          << e.what();
     }
   }
 }
 
 TEST_F(MpiMatrix, MinorMismatchDependsOnTheMode) {
-  auto libs = image("minor", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.12.10.5", "libmpi.so.12", {"libmpi.so.12"}); });
+  auto libs = image("minor", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.12.10.5", "libmpi.so.12", {"libmpi.so.12"});
+  });
   try {
     pair_library(host, libs, MpiCompat::Full);
     FAIL();
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("image libmpi.so.12.10.5 vs host libmpi.so.12.5.5: full mode needs host minor >= image minor"),
-              std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(
+                  "image libmpi.so.12.10.5 vs host libmpi.so.12.5.5: full mode needs host minor >= image minor"),
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(pair_library(host, libs, MpiCompat::Strict), Error);
   EXPECT_TRUE(pair_library(host, libs, MpiCompat::Major).image);
 }
 
 TEST_F(MpiMatrix, NewerImagePatchOnlyWarns) {
-  auto libs = image("patch", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.12.5.9", "libmpi.so.12", {"libmpi.so.12"}); });
+  auto libs = image("patch", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.12.5.9", "libmpi.so.12", {"libmpi.so.12"});
+  });
   LibraryReplacement rep = pair_library(host, libs, MpiCompat::Strict);
   ASSERT_TRUE(rep.image);
   ASSERT_EQ(rep.warnings.size(), 1u);
@@ -104,13 +115,16 @@ TEST_F(MpiMatrix, NewerImagePatchOnlyWarns) {
 }
 
 TEST_F(MpiMatrix, NoMpiInImage) {
-  auto libs = image("none", [](const std::string& r) { make_lib(r + "/usr/lib", "libz.so.1.2.13", "libz.so.1", {"libz.so.1"}); });
+  auto libs = image(
+      "none", [](const std::string& r) { make_lib(r + "/usr/lib", "libz.so.1.2.13", "libz.so.1", {"libz.so.1"}); });
   EXPECT_FALSE(pair_library(host, libs, MpiCompat::Full).image);
   EXPECT_TRUE(mpi_families(libs).empty());
 }
 
 TEST_F(MpiMatrix, StaleCacheEntryIsIgnored) {
-  auto libs = image("stale", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.12.5.5", "libmpi.so.12", {"libmpi.so.12"}); });
+  auto libs = image("stale", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.12.5.5", "libmpi.so.12", {"libmpi.so.12"});
+  });
   ASSERT_EQ(libs.size(), 1u);
   std::string root = dir.path() + "/stale";
   ASSERT_EQ(unlink((root + "/usr/lib/libmpi.so.12.5.5").c_str()), 0);
@@ -132,7 +146,9 @@ TEST_F(MpiMatrix, NameIsTrustedWhenTheTargetDisagrees) {
 }
 
 TEST_F(MpiMatrix, ApplyProfileBindsOverTheImageOrAddsOnTheLibraryPath) {
-  auto libs = image("apply", [](const std::string& r) { make_lib(r + "/usr/lib", "libmpi.so.12.1.0", "libmpi.so.12", {"libmpi.so.12"}); });
+  auto libs = image("apply", [](const std::string& r) {
+    make_lib(r + "/usr/lib", "libmpi.so.12.1.0", "libmpi.so.12", {"libmpi.so.12"});
+  });
   make_lib(dir.path() + "/host/lib", "libfabric.so.1.18.2", "libfabric.so.1", {"libfabric.so.1"});
   Profile p;
   p.mpi = ProfileMpi{};
@@ -147,7 +163,8 @@ TEST_F(MpiMatrix, ApplyProfileBindsOverTheImageOrAddsOnTheLibraryPath) {
   EXPECT_EQ(e.mounts[1].target, kHostDir);
   EXPECT_EQ(e.mounts[2].target, std::string(kHostLibDir) + "/libfabric.so.1.18.2");  // the image has none
   bool linked = false;
-  for (const auto& m : e.mounts) linked |= m.kind == Mount::Kind::Symlink && m.target == std::string(kHostLibDir) + "/libfabric.so.1";
+  for (const auto& m : e.mounts)
+    linked |= m.kind == Mount::Kind::Symlink && m.target == std::string(kHostLibDir) + "/libfabric.so.1";
   EXPECT_TRUE(linked);
   ASSERT_FALSE(e.env.empty());
   EXPECT_EQ(e.env.back().name, "LD_LIBRARY_PATH");

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <set>
 
+#include "fake_libs.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/site/ld_cache.hpp"
 #include "hpai/site/nvidia.hpp"
 #include "hpai/site/profile_plan.hpp"
-#include "fake_libs.hpp"
 #include "temp_dir.hpp"
 
 namespace hpai {
@@ -52,7 +52,8 @@ TEST_F(FakeDriver, VersionAndLibrariesFromTheCache) {
   auto d = discover_nvidia_driver(s);
   ASSERT_TRUE(d);
   EXPECT_EQ(d->version, "580.95.05");
-  EXPECT_EQ(files(*d), (std::set<std::string>{"libcuda.so.580.95.05", "libnvidia-ml.so.580.95.05", "libnvidia-newlib.so.580.95.05"}));
+  EXPECT_EQ(files(*d), (std::set<std::string>{"libcuda.so.580.95.05", "libnvidia-ml.so.580.95.05",
+                                              "libnvidia-newlib.so.580.95.05"}));
   EXPECT_EQ(d->nvml, lib + "/libnvidia-ml.so.580.95.05");
   for (const auto& l : d->libraries) {
     if (l.path.ends_with("libcuda.so.580.95.05")) {
@@ -78,7 +79,9 @@ TEST_F(FakeDriver, LibrariesThroughLinkedDirectoriesAreTheRealFiles) {
   ASSERT_EQ(symlink("../opt/nvidia/lib", (t.path() + "/usr/lib64").c_str()), 0);
   mkdirs(t.path() + "/links");
   ASSERT_EQ(symlink("../usr/lib64/libcuda.so.580.95.05", (t.path() + "/links/libcuda.so.1").c_str()), 0);
-  ASSERT_EQ(symlink((t.path() + "/usr/lib64/libnvidia-ml.so.580.95.05").c_str(), (t.path() + "/links/libnvidia-ml.so.1").c_str()), 0);
+  ASSERT_EQ(symlink((t.path() + "/usr/lib64/libnvidia-ml.so.580.95.05").c_str(),
+                    (t.path() + "/links/libnvidia-ml.so.1").c_str()),
+            0);
   const std::string c = t.path() + "/cache";
   run("ldconfig -X -C '" + c + "' -f /dev/null '" + t.path() + "/links' '" + t.path() + "/usr/lib64'");
   NvidiaSearch s;
@@ -137,7 +140,8 @@ TEST_F(FakeDriver, ApplyProfileInjectsIntoThePrivateDirectory) {
   for (const auto& m : e.mounts) targets.insert(m.target);
   EXPECT_TRUE(targets.count(std::string(kHostLibDir) + "/libnvidia-encode.so.580.95.05"));
   // void: nothing; --no-gpu: nothing; --gpu with no driver: an error.
-  EXPECT_TRUE(apply_profile(p, *image, {}, Environment::from_entries({"NVIDIA_VISIBLE_DEVICES=void"}), {}).mounts.empty());
+  EXPECT_TRUE(
+      apply_profile(p, *image, {}, Environment::from_entries({"NVIDIA_VISIBLE_DEVICES=void"}), {}).mounts.empty());
   EXPECT_TRUE(apply_profile(p, *image, {}, host, {false, true}).mounts.empty());
   p.nvidia->ld_cache = HostPath{"/etc/ld.so.cache", {}};
   EXPECT_THROW(apply_profile(p, *image, {}, host, {true, true}), Error);

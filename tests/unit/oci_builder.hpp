@@ -22,7 +22,9 @@ inline std::string slurp(const std::string& path) {
   return s.str();
 }
 
-inline void spit(const std::string& path, const std::string& content) { std::ofstream(path, std::ios::binary) << content; }
+inline void spit(const std::string& path, const std::string& content) {
+  std::ofstream(path, std::ios::binary) << content;
+}
 
 // A one-layer image's parts: the layer tar (a file /hello), the config naming its diff_id.
 struct ImageParts {
@@ -53,11 +55,16 @@ inline std::string write_oci_layout(const std::string& dir, const ImageParts& pa
     spit(dir + "/blobs/sha256/" + hex, bytes);
     return "sha256:" + hex;
   };
-  nlohmann::json manifest = {
-      {"schemaVersion", 2},
-      {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
-      {"config", {{"mediaType", "application/vnd.oci.image.config.v1+json"}, {"digest", blob(parts.config)}, {"size", parts.config.size()}}},
-      {"layers", {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"}, {"digest", blob(parts.layer)}, {"size", parts.layer.size()}}}}};
+  nlohmann::json manifest = {{"schemaVersion", 2},
+                             {"mediaType", "application/vnd.oci.image.manifest.v1+json"},
+                             {"config",
+                              {{"mediaType", "application/vnd.oci.image.config.v1+json"},
+                               {"digest", blob(parts.config)},
+                               {"size", parts.config.size()}}},
+                             {"layers",
+                              {{{"mediaType", "application/vnd.oci.image.layer.v1.tar"},
+                                {"digest", blob(parts.layer)},
+                                {"size", parts.layer.size()}}}}};
   const std::string m = manifest.dump();
   const std::string digest = blob(m);
   nlohmann::json index = {{"schemaVersion", 2},
@@ -79,7 +86,8 @@ inline void write_docker_save(const std::string& dir, const ImageParts& parts, c
   const std::string config_name = sha256_of(parts.config) + ".json";
   spit(dir + "/" + config_name, parts.config);
   spit(dir + "/" + layer_dir + "/layer.tar", parts.layer);
-  nlohmann::json manifest = {{{"Config", config_name}, {"RepoTags", {repo_tag}}, {"Layers", {layer_dir + "/layer.tar"}}}};
+  nlohmann::json manifest = {
+      {{"Config", config_name}, {"RepoTags", {repo_tag}}, {"Layers", {layer_dir + "/layer.tar"}}}};
   spit(dir + "/manifest.json", manifest.dump());
 }
 

@@ -40,7 +40,8 @@ std::string outcome(int fd) {
   UniqueFd owned(fd);
   struct stat st {};
   if (fstat(fd, &st) != 0) return "fstat failed";
-  return "ok " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " " + std::to_string(st.st_mode & S_IFMT);
+  return "ok " + std::to_string(st.st_dev) + ":" + std::to_string(st.st_ino) + " " +
+         std::to_string(st.st_mode & S_IFMT);
 }
 
 class Openat2Walk : public ::testing::Test {
@@ -87,13 +88,45 @@ class Openat2Walk : public ::testing::Test {
 };
 
 TEST_F(Openat2Walk, AnswersAsTheKernelDoes) {
-  const std::vector<std::string> paths = {
-      "", ".", "/", "..", "/..", "etc", "etc/", "/etc/passwd", "etc/passwd/", "etc/passwd/x", "lib", "lib/", "lib/deep",
-      "abslib/deep/er", "up", "up/secret", "host", "host/secret", "pw", "pw/", "loop1", "loop1/x", "dangling", "dangling/x",
-      "to-new", "procroot", "procroot/etc", "usr/lib/deep/er/top", "usr/lib/deep/er/top/etc/passwd", "slashlib",
-      "../../etc/passwd", "usr/../../../etc", "missing", "missing/x", "etc/./passwd", "//etc//passwd", "lib/../etc"};
-  const std::vector<int> flag_sets = {O_PATH, O_PATH | O_NOFOLLOW, O_RDONLY, O_RDONLY | O_DIRECTORY, O_PATH | O_DIRECTORY,
-                                      O_RDONLY | O_NOFOLLOW};
+  const std::vector<std::string> paths = {"",
+                                          ".",
+                                          "/",
+                                          "..",
+                                          "/..",
+                                          "etc",
+                                          "etc/",
+                                          "/etc/passwd",
+                                          "etc/passwd/",
+                                          "etc/passwd/x",
+                                          "lib",
+                                          "lib/",
+                                          "lib/deep",
+                                          "abslib/deep/er",
+                                          "up",
+                                          "up/secret",
+                                          "host",
+                                          "host/secret",
+                                          "pw",
+                                          "pw/",
+                                          "loop1",
+                                          "loop1/x",
+                                          "dangling",
+                                          "dangling/x",
+                                          "to-new",
+                                          "procroot",
+                                          "procroot/etc",
+                                          "usr/lib/deep/er/top",
+                                          "usr/lib/deep/er/top/etc/passwd",
+                                          "slashlib",
+                                          "../../etc/passwd",
+                                          "usr/../../../etc",
+                                          "missing",
+                                          "missing/x",
+                                          "etc/./passwd",
+                                          "//etc//passwd",
+                                          "lib/../etc"};
+  const std::vector<int> flag_sets = {
+      O_PATH, O_PATH | O_NOFOLLOW, O_RDONLY, O_RDONLY | O_DIRECTORY, O_PATH | O_DIRECTORY, O_RDONLY | O_NOFOLLOW};
   const std::vector<unsigned long long> resolves = {RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
                                                     RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS};
   for (const auto& p : paths)
@@ -102,7 +135,8 @@ TEST_F(Openat2Walk, AnswersAsTheKernelDoes) {
 }
 
 TEST_F(Openat2Walk, CreatesWhereTheKernelCreates) {
-  for (const std::string p : {"etc/new-file", "to-new", "/etc/new-file", "lib/../etc/new-file", "missing/new", "etc/passwd"})
+  for (const std::string p :
+       {"etc/new-file", "to-new", "/etc/new-file", "lib/../etc/new-file", "missing/new", "etc/passwd"})
     for (int f : {O_WRONLY | O_CREAT, O_WRONLY | O_CREAT | O_EXCL, O_WRONLY | O_CREAT | O_NOFOLLOW})
       same(p, f, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
   // What was created is inside the root, never beside the host's files.
@@ -137,12 +171,16 @@ TEST_F(Openat2Walk, RenamesElsewhereNeverFailAnOpen) {
     how.flags = O_PATH | O_CLOEXEC;
     how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
     const int raw = static_cast<int>(syscall(SYS_openat2, fd_.get(), "usr/lib/deep/../../../etc/..", &how, sizeof how));
-    if (raw >= 0) close(raw);
-    else if (errno == EAGAIN) ++raw_eagain;
+    if (raw >= 0)
+      close(raw);
+    else if (errno == EAGAIN)
+      ++raw_eagain;
     const int fd = openat2_resolve(fd_.get(), "usr/lib/deep/../../../etc/..", O_PATH | O_CLOEXEC,
                                    RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
-    if (fd >= 0) close(fd);
-    else ++failures;
+    if (fd >= 0)
+      close(fd);
+    else
+      ++failures;
   }
   stop = true;
   renamer.join();

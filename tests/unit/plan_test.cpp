@@ -26,8 +26,11 @@ TEST(BindSpec, Parsing) {
   struct Bad {
     const char* arg;
     const char* message;
-  } bad[] = {{":/x", "empty source"}, {"/x:", "empty destination"}, {"/x:rel", "must be an absolute path"},
-             {"/x:/", "can't bind over the container's /"}, {"/x://", "can't bind over the container's /"}};
+  } bad[] = {{":/x", "empty source"},
+             {"/x:", "empty destination"},
+             {"/x:rel", "must be an absolute path"},
+             {"/x:/", "can't bind over the container's /"},
+             {"/x://", "can't bind over the container's /"}};
   for (const auto& c : bad) {
     try {
       parse_bind_spec(c.arg);
@@ -44,7 +47,8 @@ class PlanTest : public ::testing::Test {
   void SetUp() override {
     dir_ = tmp_.path();
     image_ = dir_ + "/img";
-    for (const char* d : {"dev", "proc", "sys", "tmp", "etc", "root", "home", "mnt"}) fs::create_directories(image_ + "/" + d);
+    for (const char* d : {"dev", "proc", "sys", "tmp", "etc", "root", "home", "mnt"})
+      fs::create_directories(image_ + "/" + d);
     for (const char* f : {"etc/passwd", "etc/group", "etc/hosts"}) std::ofstream(image_ + "/" + f) << "";
     fs::create_directories(dir_ + "/hosttmp");
     fs::create_directories(dir_ + "/data");
@@ -56,8 +60,8 @@ class PlanTest : public ::testing::Test {
     write_image_config(image_, c);
     host_.uid = 4000001;  // no host has this id: names come from $USER
     host_.gid = 4000002;
-    host_.env = Environment::from_entries({"PATH=/usr/bin:/bin", "HOME=/home/alice", "USER=alice",
-                                           "TMPDIR=" + dir_ + "/hosttmp", "SLURM_JOB_ID=42"});
+    host_.env = Environment::from_entries(
+        {"PATH=/usr/bin:/bin", "HOME=/home/alice", "USER=alice", "TMPDIR=" + dir_ + "/hosttmp", "SLURM_JOB_ID=42"});
     opts_.image = image_;
     opts_.command = {"true"};
   }
@@ -88,8 +92,8 @@ TEST_F(PlanTest, DefaultMountsInOrder) {
   EXPECT_EQ(p.root_mode, RootMode::ReadOnly);
   // The image lacks /etc/resolv.conf: the host's is bound on a mount point from the
   // skeleton layer (name resolution must work). /etc/machine-id is skipped, not an error.
-  EXPECT_EQ(targets(p), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd",
-                                                  "/etc/group", "/tmp"}));
+  EXPECT_EQ(targets(p), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf",
+                                                  "/etc/passwd", "/etc/group", "/tmp"}));
   EXPECT_EQ(p.mounts.back().source, dir_ + "/hosttmp");  // $TMPDIR is the container's /tmp
   EXPECT_TRUE(p.mounts[3].read_only);
   EXPECT_NE(p.mounts[5].content.find(":x:4000001:4000002:"), std::string::npos);
@@ -101,8 +105,8 @@ TEST_F(PlanTest, DefaultMountsInOrder) {
   // debootstrap images, which have no /etc/hosts); hpai's metadata is kept read-only.
   opts_.write = true;
   Plan w = make_plan(opts_, host_);
-  EXPECT_EQ(targets(w), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf", "/etc/passwd",
-                                                  "/etc/group", "/tmp", "/.hpai/image.json"}));
+  EXPECT_EQ(targets(w), (std::vector<std::string>{"/dev", "/proc", "/sys", "/etc/hosts", "/etc/resolv.conf",
+                                                  "/etc/passwd", "/etc/group", "/tmp", "/.hpai/image.json"}));
   EXPECT_TRUE(w.mounts[4].create);
   EXPECT_TRUE(w.skeleton.empty());
 }
@@ -158,15 +162,17 @@ TEST_F(PlanTest, EnvironmentLayers) {
   Plan p = make_plan(opts_, host_);
   EXPECT_EQ(p.env.get("IMG"), "1");
   EXPECT_EQ(p.env.get("PATH"), "/usr/bin:/bin");
-  EXPECT_EQ(p.env.get("SLURM_JOB_ID"), "42");          // the host's job id wins
+  EXPECT_EQ(p.env.get("SLURM_JOB_ID"), "42");           // the host's job id wins
   EXPECT_EQ(p.env.get("CUDA_VISIBLE_DEVICES"), "all");  // not set on the host: the image's applies
   EXPECT_FALSE(p.env.has("TMPDIR"));
   EXPECT_EQ(p.env.get("HOME"), "/home/alice");  // the host's, as with ch-run
   EXPECT_EQ(p.env.get("HPAI_RUNNING"), "1");
   EXPECT_EQ(p.env.get("CH_RUNNING"), "hpai");  // for scripts written for ch-run
   opts_.no_image_env = true;
-  opts_.env_ops = {{EnvOp::Kind::Assign, "A=$USER:x", true}, {EnvOp::Kind::Assign, "B=$USER", false},
-                   {EnvOp::Kind::Unset, "US*", true}, {EnvOp::Kind::ImageEnv, "", true}};
+  opts_.env_ops = {{EnvOp::Kind::Assign, "A=$USER:x", true},
+                   {EnvOp::Kind::Assign, "B=$USER", false},
+                   {EnvOp::Kind::Unset, "US*", true},
+                   {EnvOp::Kind::ImageEnv, "", true}};
   Plan q = make_plan(opts_, host_);
   EXPECT_EQ(q.env.get("A"), "alice:x");
   EXPECT_EQ(q.env.get("B"), "$USER");
@@ -209,15 +215,14 @@ TEST_F(PlanTest, DryRunOutputs) {
   EXPECT_EQ(j["uid_map"]["outside"], 4000001);
 }
 
-
 TEST(SharedFileSystem, KnownMagics) {
   EXPECT_EQ(shared_file_system(0x0BD00BD0), "Lustre");
   EXPECT_EQ(shared_file_system(0x47504653), "GPFS");
   EXPECT_EQ(shared_file_system(0x6969), "NFS");
   EXPECT_EQ(shared_file_system(0x19830326), "BeeGFS");
   EXPECT_EQ(shared_file_system(0x00C36400), "CephFS");
-  EXPECT_EQ(shared_file_system(0xEF53), std::nullopt);       // ext4: node-local
-  EXPECT_EQ(shared_file_system(0x01021994), std::nullopt);   // tmpfs
+  EXPECT_EQ(shared_file_system(0xEF53), std::nullopt);      // ext4: node-local
+  EXPECT_EQ(shared_file_system(0x01021994), std::nullopt);  // tmpfs
 }
 
 }  // namespace

@@ -24,7 +24,8 @@ std::vector<std::string> messages(const Diagnostics& d) {
 }
 
 TEST(JsonSource, PositionsPointAtKeysAndElements) {
-  JsonSource s = JsonSource::parse("{\n  \"a\": 1,\n  \"list\": [true, \"x\\\"y\", {\"k\": null}],\n  \"n\": -2.5e3\n}\n", "f.json");
+  JsonSource s = JsonSource::parse(
+      "{\n  \"a\": 1,\n  \"list\": [true, \"x\\\"y\", {\"k\": null}],\n  \"n\": -2.5e3\n}\n", "f.json");
   EXPECT_EQ(s.where("/a").str(), "f.json:2:3");
   EXPECT_EQ(s.where("/list").str(), "f.json:3:3");
   EXPECT_EQ(s.where("/list/0").str(), "f.json:3:12");
@@ -66,7 +67,8 @@ TEST(Profile, SchemaErrorsCarryPositionsAndSuggestions) {
       f + ":6:11: error: mpi.family \"mpch\" is not one of mpich, openmpi; did you mean \"mpich\"?",
       f + ":6:49: error: mpi.libraries must be an array, not string",
       f + ":7:14: error: nvidia.enabled must be true, false or \"auto\", not \"maybe\"",
-      f + ":7:62: error: capability \"vidoe\" is not one of compute, utility, video, graphics, all; did you mean \"video\"?",
+      f + ":7:62: error: capability \"vidoe\" is not one of compute, utility, video, graphics, all; did you mean "
+          "\"video\"?",
   };
   EXPECT_EQ(messages(d), expected);
   EXPECT_THROW(load_profile(f, {}), Error);

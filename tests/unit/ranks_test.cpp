@@ -40,9 +40,10 @@ TEST(Ranks, OpenMpi) {
 }
 
 TEST(Ranks, OpenMpiInsideASlurmAllocationIsOpenMpi) {
-  RankInfo r = detect_ranks(env_of({"SLURM_JOB_ID=7", "SLURM_STEP_ID=0", "SLURM_PROCID=0", "SLURM_STEP_TASKS_PER_NODE=1",
-                                    "OMPI_COMM_WORLD_RANK=5", "OMPI_COMM_WORLD_SIZE=8", "OMPI_COMM_WORLD_LOCAL_RANK=1",
-                                    "OMPI_COMM_WORLD_LOCAL_SIZE=4", "OMPI_MCA_ess_base_jobid=99"}));
+  RankInfo r =
+      detect_ranks(env_of({"SLURM_JOB_ID=7", "SLURM_STEP_ID=0", "SLURM_PROCID=0", "SLURM_STEP_TASKS_PER_NODE=1",
+                           "OMPI_COMM_WORLD_RANK=5", "OMPI_COMM_WORLD_SIZE=8", "OMPI_COMM_WORLD_LOCAL_RANK=1",
+                           "OMPI_COMM_WORLD_LOCAL_SIZE=4", "OMPI_MCA_ess_base_jobid=99"}));
   EXPECT_EQ(r.launcher, Launcher::OpenMpi);
   EXPECT_EQ(r.rank, 5);
   EXPECT_EQ(r.local_size, 4);
@@ -65,9 +66,9 @@ TEST(Ranks, Hydra) {
 
 // As Slurm 22.05 srun -n 4 sets them (copied from a real run), then the "2(x3)" form.
 TEST(Ranks, Slurm) {
-  RankInfo r = detect_ranks(env_of({"SLURM_JOB_ID=1", "SLURM_LOCALID=2", "SLURM_NODEID=0", "SLURM_PROCID=2",
-                                    "SLURM_STEPID=0", "SLURM_STEP_ID=0", "SLURM_STEP_NUM_TASKS=4",
-                                    "SLURM_STEP_TASKS_PER_NODE=4", "SLURM_TASKS_PER_NODE=4"}));
+  RankInfo r = detect_ranks(
+      env_of({"SLURM_JOB_ID=1", "SLURM_LOCALID=2", "SLURM_NODEID=0", "SLURM_PROCID=2", "SLURM_STEPID=0",
+              "SLURM_STEP_ID=0", "SLURM_STEP_NUM_TASKS=4", "SLURM_STEP_TASKS_PER_NODE=4", "SLURM_TASKS_PER_NODE=4"}));
   EXPECT_EQ(r.launcher, Launcher::Slurm);
   EXPECT_EQ(r.rank, 2);
   EXPECT_EQ(r.size, 4);
@@ -78,8 +79,8 @@ TEST(Ranks, Slurm) {
 
   auto on_node = [](int node, int local) {
     return env_of({"SLURM_JOB_ID=9", "SLURM_STEP_ID=1", "SLURM_PROCID=" + std::to_string(node * 2 + local),
-                   "SLURM_STEP_NUM_TASKS=7", "SLURM_LOCALID=" + std::to_string(local), "SLURM_NODEID=" + std::to_string(node),
-                   "SLURM_STEP_TASKS_PER_NODE=2(x3),1"});
+                   "SLURM_STEP_NUM_TASKS=7", "SLURM_LOCALID=" + std::to_string(local),
+                   "SLURM_NODEID=" + std::to_string(node), "SLURM_STEP_TASKS_PER_NODE=2(x3),1"});
   };
   EXPECT_EQ(detect_ranks(on_node(2, 1)).local_size, 2);
   EXPECT_EQ(detect_ranks(on_node(3, 0)).local_size, 1);

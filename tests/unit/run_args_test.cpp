@@ -22,8 +22,20 @@ std::string error_of(const std::vector<std::string>& args) {
 // Everything from the command on reaches execve as it was written: CLI11 used to read
 // "[a,b]" as a list, drop "[]", and take "--x" for one of its own options.
 TEST(RunArgs, ThePayloadIsPassedThroughByteForByte) {
-  const std::vector<std::string> payload = {"echo", "[a,b]", "[]", "{x,y}", "a,b", "k=v", "", "-v", "--cd=/x", "--",
-                                            "-", "\xff\xfe not UTF-8", std::string(100 * 1024, 'x'), "-w"};
+  const std::vector<std::string> payload = {"echo",
+                                            "[a,b]",
+                                            "[]",
+                                            "{x,y}",
+                                            "a,b",
+                                            "k=v",
+                                            "",
+                                            "-v",
+                                            "--cd=/x",
+                                            "--",
+                                            "-",
+                                            "\xff\xfe not UTF-8",
+                                            std::string(100 * 1024, 'x'),
+                                            "-w"};
   std::vector<std::string> args = {"-w", "img", "--"};
   args.insert(args.end(), payload.begin(), payload.end());
   RunCommandLine c = parse(args);
@@ -112,7 +124,8 @@ TEST(RunArgs, ChRunFlagsScriptsStillPass) {
 }
 
 TEST(RunArgs, MistakesSayWhatIsWrong) {
-  EXPECT_NE(error_of({"--privte-tmp", "img"}).find("unknown option --privte-tmp; did you mean --private-tmp?"), std::string::npos);
+  EXPECT_NE(error_of({"--privte-tmp", "img"}).find("unknown option --privte-tmp; did you mean --private-tmp?"),
+            std::string::npos);
   EXPECT_NE(error_of({"--no", "img"}).find("is ambiguous"), std::string::npos);
   EXPECT_NE(error_of({"-Z", "img"}).find("unknown option -Z"), std::string::npos);
   EXPECT_NE(error_of({"--write=yes", "img"}).find("--write takes no value"), std::string::npos);

@@ -18,9 +18,11 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST(ImageName, Validation) {
-  for (const char* ok : {"debian", "debian:12", "pytorch:24.05", "nvcr.io/nvidia/pytorch:24.05-py3", "a@sha256:0f", "x_y-z.1"})
+  for (const char* ok :
+       {"debian", "debian:12", "pytorch:24.05", "nvcr.io/nvidia/pytorch:24.05-py3", "a@sha256:0f", "x_y-z.1"})
     EXPECT_NO_THROW(validate_image_name(ok)) << ok;
-  for (const char* bad : {"", ".hidden", "/abs", "a/../b", "a//b", "a/", "sp ace", "semi;colon", "plus+", "-flag", "a/./b"})
+  for (const char* bad :
+       {"", ".hidden", "/abs", "a/../b", "a//b", "a/", "sp ace", "semi;colon", "plus+", "-flag", "a/./b"})
     EXPECT_THROW(validate_image_name(bad), Error) << bad;
 }
 
@@ -80,8 +82,8 @@ TEST_F(StorageTest, UncommittedStagingIsRemoved) {
 TEST_F(StorageTest, LeftoversOfKilledImportsAreClearedUnderTheLock) {
   Storage s(root_);
   { NameLock lock = s.lock("x"); }
-  fs::create_directories(root_ + "/tmp/x%import.ABC123/usr");    // a killed import of x
-  fs::create_directories(root_ + "/tmp/x%rm.ABC123/image");      // a killed removal of x
+  fs::create_directories(root_ + "/tmp/x%import.ABC123/usr");      // a killed import of x
+  fs::create_directories(root_ + "/tmp/x%rm.ABC123/image");        // a killed removal of x
   fs::create_directories(root_ + "/tmp/x.bar%import.DEF456/usr");  // a running import of x.bar: untouched
   fs::create_directories(root_ + "/tmp/xy%import.ABC123/usr");     // another name's: untouched
   NameLock lock = s.lock("x");  // not only stage(): an import that reuses the image clears them too

@@ -12,7 +12,8 @@ namespace hpai::test {
 class TarBuilder {
  public:
   enum class Filter { None, Gzip, Zstd, Xz, Bzip2 };
-  explicit TarBuilder(const std::string& path, bool gzip = false) : TarBuilder(path, gzip ? Filter::Gzip : Filter::None) {}
+  explicit TarBuilder(const std::string& path, bool gzip = false)
+      : TarBuilder(path, gzip ? Filter::Gzip : Filter::None) {}
   TarBuilder(const std::string& path, Filter filter) {
     w_ = archive_write_new();
     archive_write_set_format_pax_restricted(w_);
@@ -27,7 +28,9 @@ class TarBuilder {
   TarBuilder& file(const std::string& path, const std::string& content = "", int mode = 0644) {
     return add(path, AE_IFREG, mode, content);
   }
-  TarBuilder& symlink(const std::string& path, const std::string& target) { return add(path, AE_IFLNK, 0777, "", target); }
+  TarBuilder& symlink(const std::string& path, const std::string& target) {
+    return add(path, AE_IFLNK, 0777, "", target);
+  }
   TarBuilder& hardlink(const std::string& path, const std::string& target) {
     return add(path, AE_IFREG, 0644, "", "", target);
   }

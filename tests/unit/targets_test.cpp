@@ -19,7 +19,8 @@ TEST(Matrix, TheRecipeParsesAndErrorsHavePositions) {
   ASSERT_GE(targets.size(), 7u);
   std::set<std::string> drivers;
   for (const auto& t : targets) drivers.insert(t.driver.substr(0, 3));
-  for (const char* branch : {"418", "450", "470", "525", "535", "550", "580"}) EXPECT_TRUE(drivers.count(branch)) << branch;
+  for (const char* branch : {"418", "450", "470", "525", "535", "550", "580"})
+    EXPECT_TRUE(drivers.count(branch)) << branch;
   try {
     parse_matrix(R"({"hpai_matrix": 1,
   "targets": [{"name": "a", "arch": "ppc64el", "drivr": "535"}]})",
@@ -27,7 +28,9 @@ TEST(Matrix, TheRecipeParsesAndErrorsHavePositions) {
     ADD_FAILURE();
   } catch (const Error& e) {
     const std::string m = e.what();
-    EXPECT_NE(m.find("m.json:2:48: error: unknown key \"drivr\" in a target; did you mean \"driver\"?"), std::string::npos) << m;
+    EXPECT_NE(m.find("m.json:2:48: error: unknown key \"drivr\" in a target; did you mean \"driver\"?"),
+              std::string::npos)
+        << m;
     EXPECT_NE(m.find("unknown architecture \"ppc64el\""), std::string::npos) << m;
     EXPECT_NE(m.find("did you mean \"ppc64le\"?"), std::string::npos) << m;
   }

@@ -8,13 +8,13 @@
 #include <fstream>
 #include <sstream>
 
-#include "hpai/image/blob_source.hpp"
 #include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/image/blob_source.hpp"
 #include "hpai/image/layer_stream.hpp"
 #include "hpai/image/storage.hpp"
-#include "temp_dir.hpp"
 #include "tar_builder.hpp"
+#include "temp_dir.hpp"
 
 namespace hpai {
 namespace {
@@ -27,10 +27,17 @@ TEST(SanitizeMemberPath, Table) {
     const char* in;
     std::optional<std::string> out;
   } cases[] = {
-      {"etc/passwd", "etc/passwd"}, {"./etc/passwd", "etc/passwd"}, {"/etc/passwd", "etc/passwd"},
-      {"//a//b/", "a/b"},           {".", ""},                      {"./", ""},
-      {"../evil", std::nullopt},    {"a/../../evil", std::nullopt}, {"a/..", std::nullopt},
-      {"a/.../b", "a/.../b"},       {"..a/b", "..a/b"},
+      {"etc/passwd", "etc/passwd"},
+      {"./etc/passwd", "etc/passwd"},
+      {"/etc/passwd", "etc/passwd"},
+      {"//a//b/", "a/b"},
+      {".", ""},
+      {"./", ""},
+      {"../evil", std::nullopt},
+      {"a/../../evil", std::nullopt},
+      {"a/..", std::nullopt},
+      {"a/.../b", "a/.../b"},
+      {"..a/b", "..a/b"},
   };
   for (const auto& c : cases) EXPECT_EQ(sanitize_member_path(c.in), c.out) << c.in;
   EXPECT_EQ(sanitize_member_path(std::string(300, 'x')), std::nullopt);
@@ -122,7 +129,12 @@ TEST_F(Unpack, HardLinksStayInside) {
 }
 
 TEST_F(Unpack, DevicesFifosAndDevContentAreDropped) {
-  TarBuilder(layer(1)).dir("dev").special("dev/null", AE_IFCHR).file("dev/shm-file", "x").special("fifo", AE_IFIFO).special("blk", AE_IFBLK);
+  TarBuilder(layer(1))
+      .dir("dev")
+      .special("dev/null", AE_IFCHR)
+      .file("dev/shm-file", "x")
+      .special("fifo", AE_IFIFO)
+      .special("blk", AE_IFBLK);
   UnpackStats s = apply({layer(1)});
   EXPECT_EQ(s.dropped, 4u);
   EXPECT_TRUE(fs::is_directory(root_ + "/dev"));
@@ -132,7 +144,12 @@ TEST_F(Unpack, DevicesFifosAndDevContentAreDropped) {
 }
 
 TEST_F(Unpack, SetuidSetgidStrippedAndTreesStayRemovable) {
-  TarBuilder(layer(1)).file("suid", "x", 04755).dir("sgid", 02775).dir("locked", 0000).file("locked/f", "x", 0000).dir("ro", 0555);
+  TarBuilder(layer(1))
+      .file("suid", "x", 04755)
+      .dir("sgid", 02775)
+      .dir("locked", 0000)
+      .file("locked/f", "x", 0000)
+      .dir("ro", 0555);
   UnpackStats s = apply({layer(1)});
   EXPECT_EQ(s.setid_stripped, 2u);
   EXPECT_EQ(mode("suid"), 0755u);
@@ -169,7 +186,12 @@ TEST_F(Unpack, OpaqueDirectoriesHideLowerContent) {
 
 TEST_F(Unpack, WhiteoutsCannotEscape) {
   std::ofstream(host_ + "/victim") << "x";
-  TarBuilder(layer(1)).file("../host/.wh.victim").file(".wh..").file("a/.wh...").symlink("s", host_).file("s/.wh.victim");
+  TarBuilder(layer(1))
+      .file("../host/.wh.victim")
+      .file(".wh..")
+      .file("a/.wh...")
+      .symlink("s", host_)
+      .file("s/.wh.victim");
   UnpackStats s = apply({layer(1)});
   EXPECT_TRUE(fs::exists(host_ + "/victim"));
   EXPECT_GE(s.rejected, 3u);

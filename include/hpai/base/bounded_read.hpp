@@ -45,5 +45,4 @@ std::optional<std::string> read_file_at(int dirfd, const std::string& path, Reso
 // A host file that must exist: Error "can't read WHAT: No such file or directory" if not.
 std::string read_host_file(const std::string& path, std::size_t max, const std::string& what);
 
-
 }  // namespace hpai

@@ -14,7 +14,7 @@ namespace hpai {
 class Environment {
  public:
   Environment() = default;
-  static Environment from_process();  // the launcher's own environ
+  static Environment from_process();                                         // the launcher's own environ
   static Environment from_entries(const std::vector<std::string>& entries);  // "NAME=VALUE"
 
   std::optional<std::string> get(std::string_view name) const;

@@ -10,9 +10,9 @@ namespace hpai {
 // (128+N when the payload died of signal N). 31 and 49 match current Charliecloud's
 // ch-run (since 0.39; 0.31 exits 1 for every error), so scripts that test for them work.
 enum ExitCode : int {
-  kExitUsage = 64,     // bad command line (EX_USAGE)
-  kExitLaunch = 31,    // the container could not be set up
-  kExitExec = 49,      // the command could not be executed in the image (not found, not executable)
+  kExitUsage = 64,              // bad command line (EX_USAGE)
+  kExitLaunch = 31,             // the container could not be set up
+  kExitExec = 49,               // the command could not be executed in the image (not found, not executable)
   kExitLauncherGone = 128 + 9,  // a rank's launcher died before the payload ran: as if SIGKILLed with the job
 };
 

@@ -17,9 +17,9 @@ namespace hpai {
 bool send_with_fds(int socket, std::string_view bytes, const std::vector<int>& fds);
 
 struct ReceivedFds {
-  ssize_t bytes = 0;           // as recvmsg: 0 the peer closed, -1 and errno on failure
-  std::vector<UniqueFd> fds;   // what came with it (owned even when the message was cut)
-  bool truncated = false;      // the message or its descriptors did not fit
+  ssize_t bytes = 0;          // as recvmsg: 0 the peer closed, -1 and errno on failure
+  std::vector<UniqueFd> fds;  // what came with it (owned even when the message was cut)
+  bool truncated = false;     // the message or its descriptors did not fit
 };
 
 // Receives one message into BUF (SIZE bytes) and at most MAX_FDS descriptors.

@@ -14,6 +14,7 @@ void remove_at(int dir, const char* name);
 
 // Creates NAME in DIR (O_EXCL, O_NOFOLLOW: never an existing file or a symlink's
 // target) with MODE whatever the umask, and writes CONTENT. WHAT names it in messages.
-void write_new_file_at(int dir, const std::string& name, const std::string& content, mode_t mode, const std::string& what);
+void write_new_file_at(int dir, const std::string& name, const std::string& content, mode_t mode,
+                       const std::string& what);
 
 }  // namespace hpai

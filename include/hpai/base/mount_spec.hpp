@@ -14,13 +14,13 @@ enum class RootMode { ReadOnly, Writable, Overlay };
 struct Mount {
   enum class Kind { Bind, Tmpfs, File, Symlink };  // Symlink: made inside an earlier tmpfs, not a mount
   Kind kind = Kind::Bind;
-  std::string source;   // Bind: host path; Tmpfs: mount options; File: what it is; Symlink: the link's text
-  std::string target;   // path in the container
+  std::string source;  // Bind: host path; Tmpfs: mount options; File: what it is; Symlink: the link's text
+  std::string target;  // path in the container
   bool read_only = false;
-  bool create = false;  // a missing target is created (writable image, or inside an earlier tmpfs)
-  bool file = false;    // the target is a file, not a directory
-  std::string content;  // Kind::File: the bytes to put there
-  std::string origin;   // "default", "-b /x", "--home", ...
+  bool create = false;    // a missing target is created (writable image, or inside an earlier tmpfs)
+  bool file = false;      // the target is a file, not a directory
+  std::string content;    // Kind::File: the bytes to put there
+  std::string origin;     // "default", "-b /x", "--home", ...
   bool optional = false;  // dropped with a note where it can't be placed (the launcher's PMIx directories)
 };
 

@@ -9,8 +9,8 @@ namespace hpai {
 
 struct SourcePos {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based
+  int line = 0;             // 1-based; 0 when unknown
+  int column = 0;           // 1-based
   std::string str() const;  // "FILE:LINE:COLUMN", or FILE when the position is unknown
 };
 

@@ -23,9 +23,9 @@
 namespace hpai {
 
 struct JoinSettings {
-  int peers = 0;            // ranks expected on this node, this one included
-  std::string peers_from;   // where the count came from ("--join-ct=4"), for messages
-  std::string tag;          // ranks with the same tag (and user) share a container
+  int peers = 0;           // ranks expected on this node, this one included
+  std::string peers_from;  // where the count came from ("--join-ct=4"), for messages
+  std::string tag;         // ranks with the same tag (and user) share a container
   std::chrono::milliseconds timeout{60'000};
   // What a rank's container must match (node_key() and the rank count): a joining rank
   // says its own, and the keeper admits it only if they agree, so a rank with other
@@ -49,7 +49,8 @@ struct JoinTicket {
 // The rank that won the election. It owns the socket until serve() hands it to the keeper.
 class JoinLeader {
  public:
-  JoinLeader(UniqueFd listener, JoinSettings settings) : listener_(std::move(listener)), settings_(std::move(settings)) {}
+  JoinLeader(UniqueFd listener, JoinSettings settings)
+      : listener_(std::move(listener)), settings_(std::move(settings)) {}
   // Call once the container is complete, in its namespaces, right before the exec:
   // forks the keeper (detached, its stdio but stderr on /dev/null) and returns. With
   // LAUNCHER (the process that started this rank), the keeper goes when it goes: a job

@@ -24,9 +24,9 @@ struct RankInfo {
   std::optional<int> size;
   std::optional<int> local_rank;
   std::optional<int> local_size;
-  std::optional<int> node;       // index of this node in the job (Slurm, LSF)
-  std::string job;               // shared by every rank of this job step ("slurm-123.0"); "" if unknown
-  std::string local_size_from;   // the variable local_size came from, for messages
+  std::optional<int> node;      // index of this node in the job (Slurm, LSF)
+  std::string job;              // shared by every rank of this job step ("slurm-123.0"); "" if unknown
+  std::string local_size_from;  // the variable local_size came from, for messages
 };
 
 // Throws Error when a variable the launcher owns is malformed or inconsistent

@@ -1,7 +1,7 @@
 // --stats: what a payload cost — wall time, user and system CPU, peak resident memory,
-// exit status and, where a driver is injected, GPU utilisation and memory — per rank, as JSON to a file or one line on stderr, so runs can be
-// compared across platforms. With --stats hpai-run stays as a small parent that
-// forwards signals and reports (run/supervise.hpp); without it, it execs in place.
+// exit status and, where a driver is injected, GPU utilisation and memory — per rank, as JSON to a file or one line on
+// stderr, so runs can be compared across platforms. With --stats hpai-run stays as a small parent that forwards signals
+// and reports (run/supervise.hpp); without it, it execs in place.
 #pragma once
 
 #include <memory>

@@ -6,10 +6,10 @@
 #include <string>
 #include <vector>
 
+#include "hpai/base/verdict.hpp"
 #include "hpai/check/cuda_compat.hpp"
 #include "hpai/check/image_facts.hpp"
 #include "hpai/site/profile.hpp"
-#include "hpai/base/verdict.hpp"
 
 namespace hpai {
 
@@ -17,12 +17,12 @@ namespace hpai {
 // on its host, or this host.
 struct Target {
   std::string name;
-  std::string origin;  // "matrix.json:12:5", "profile lrz.json", "this host"
-  std::string arch;    // OCI spelling; "" unknown
-  std::string driver;  // NVIDIA driver version; "" no GPU
-  std::string brand;   // tesla/datacenter, geforce, ...; "" unknown
-  std::string gpu_arch;  // compute capability "7.0"; "" unknown
-  std::string injected_glibc;  // the newest GLIBC_x.y that host libraries injected there need; "" none
+  std::string origin;               // "matrix.json:12:5", "profile lrz.json", "this host"
+  std::string arch;                 // OCI spelling; "" unknown
+  std::string driver;               // NVIDIA driver version; "" no GPU
+  std::string brand;                // tesla/datacenter, geforce, ...; "" unknown
+  std::string gpu_arch;             // compute capability "7.0"; "" unknown
+  std::string injected_glibc;       // the newest GLIBC_x.y that host libraries injected there need; "" none
   std::string injected_glibc_from;  // which library needs it
   struct Mpi {
     MpiFamily family = MpiFamily::Mpich;

@@ -41,10 +41,10 @@ class CudaTable {
 // Evaluates NVIDIA_REQUIRE_CUDA against a target. Values the target leaves "" (an
 // unknown brand, say) make their conditions undecidable.
 struct RequireContext {
-  std::string cuda;    // the driver's CUDA version
+  std::string cuda;  // the driver's CUDA version
   std::string driver;
-  std::string brand;   // tesla, geforce, quadro, nvidia, ...
-  std::string arch;    // GPU compute capability "8.0"
+  std::string brand;  // tesla, geforce, quadro, nvidia, ...
+  std::string arch;   // GPU compute capability "8.0"
 };
 struct RequireResult {
   enum class State { Satisfied, Unsatisfied, Undecided };

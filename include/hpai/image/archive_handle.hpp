@@ -19,7 +19,7 @@ struct ArchiveEntryFree {
   void operator()(struct archive_entry* e) const { archive_entry_free(e); }
 };
 
-using ArchiveReader = std::unique_ptr<struct archive, ArchiveReadFree>;  // archive_read_new, archive_read_disk_new
+using ArchiveReader = std::unique_ptr<struct archive, ArchiveReadFree>;   // archive_read_new, archive_read_disk_new
 using ArchiveWriter = std::unique_ptr<struct archive, ArchiveWriteFree>;  // archive_write_new
 using ArchiveEntry = std::unique_ptr<struct archive_entry, ArchiveEntryFree>;  // archive_entry_new
 

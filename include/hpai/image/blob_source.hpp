@@ -58,7 +58,7 @@ class TarMembers {
   // The regular file NAME is, or leads to through the archive's own symlinks.
   std::optional<std::string> regular_member(const std::string& name) const;
   std::string path_;
-  std::vector<std::string> names_;  // of the regular files, normalised ("./" and "/" stripped)
+  std::vector<std::string> names_;            // of the regular files, normalised ("./" and "/" stripped)
   std::map<std::string, std::string> links_;  // symlink member -> the member it names
 };
 

@@ -22,7 +22,7 @@ struct ElfInfo {
   std::uint16_t machine = 0;  // e_machine
   bool is_64 = false;
   bool little_endian = true;
-  std::uint16_t type = 0;     // ET_EXEC, ET_DYN, ...
+  std::uint16_t type = 0;  // ET_EXEC, ET_DYN, ...
   std::string soname;
   std::vector<std::string> needed;
   std::vector<ElfVersionNeed> version_needs;

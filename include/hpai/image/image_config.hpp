@@ -11,20 +11,20 @@
 
 namespace hpai {
 
-inline constexpr const char* kMetadataDirName = ".hpai";                // hpai's own directory in an image
+inline constexpr const char* kMetadataDirName = ".hpai";               // hpai's own directory in an image
 inline constexpr const char* kImageMetadataPath = ".hpai/image.json";  // relative to the image root
 inline constexpr const char* kChEnvironmentPath = "ch/environment";    // Charliecloud images' ENV
 inline constexpr int kImageMetadataVersion = 1;
 
 // Where an imported image came from (written by hpai-image import).
 struct ImportInfo {
-  std::string format;       // tar, oci, docker-archive, dir
-  std::string source;       // absolute path imported
-  std::string digest;       // "sha256:..": OCI manifest, docker config, or the tar file itself
-  std::string created;      // the image config's "created"
-  std::string imported;     // when, UTC, ISO 8601
+  std::string format;    // tar, oci, docker-archive, dir
+  std::string source;    // absolute path imported
+  std::string digest;    // "sha256:..": OCI manifest, docker config, or the tar file itself
+  std::string created;   // the image config's "created"
+  std::string imported;  // when, UTC, ISO 8601
   int layers = 0;
-  std::uint64_t size = 0;   // bytes of file data unpacked
+  std::uint64_t size = 0;  // bytes of file data unpacked
   std::uint64_t source_size = 0;
   std::int64_t source_mtime = 0;  // ns; with source and size: "same source" for re-imports
 };

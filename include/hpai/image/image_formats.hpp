@@ -12,18 +12,18 @@
 namespace hpai {
 
 struct LayerRef {
-  std::string path;        // in the blob store
-  std::string media_type;  // "" for docker-save layers
-  std::string blob_hex;    // expected sha256 of the bytes as stored ("" when not named)
-  std::string diff_id_hex; // expected sha256 of the uncompressed tar ("" when unknown)
-  std::uint64_t size = 0;  // as declared (0 unknown)
+  std::string path;         // in the blob store
+  std::string media_type;   // "" for docker-save layers
+  std::string blob_hex;     // expected sha256 of the bytes as stored ("" when not named)
+  std::string diff_id_hex;  // expected sha256 of the uncompressed tar ("" when unknown)
+  std::uint64_t size = 0;   // as declared (0 unknown)
 };
 
 struct ResolvedImage {
-  std::string config_json;      // the image config, verified
-  std::string manifest_digest;  // "sha256:..." of the manifest (OCI) or of the config (docker)
-  std::string ref_name;         // tag from the layout or archive ("" when none)
-  std::vector<LayerRef> layers; // bottom first
+  std::string config_json;       // the image config, verified
+  std::string manifest_digest;   // "sha256:..." of the manifest (OCI) or of the config (docker)
+  std::string ref_name;          // tag from the layout or archive ("" when none)
+  std::vector<LayerRef> layers;  // bottom first
 };
 
 // PLATFORM "os/arch[/variant]" ("" = this machine's); TAG picks among several images.

@@ -31,7 +31,8 @@ class ImageFs {
   // nullopt when missing; Error when larger than MAX or unreadable.
   virtual std::optional<std::string> read_file(const std::string& rel, std::size_t max = 16 << 20) const = 0;
   // SIZE bytes at OFFSET of file REL (fewer at its end); nullopt when missing.
-  virtual std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset, std::size_t size) const = 0;
+  virtual std::optional<std::string> read_range(const std::string& rel, std::uint64_t offset,
+                                                std::size_t size) const = 0;
   // The names in directory REL (no "." or ".."); empty when REL is no directory.
   virtual std::vector<std::string> list(const std::string& rel) const = 0;
   virtual std::string describe() const = 0;  // the image's path, for messages

@@ -20,13 +20,13 @@ const char* to_string(ImageFormat format);  // as --format and the image's metad
 std::optional<ImageFormat> parse_image_format(std::string_view name);
 
 struct ImportOptions {
-  std::string source;     // path; "PATH:TAG" picks a tag in an OCI layout or docker archive
-  std::string tag;        // --tag: the tag to pick (instead of :TAG in SOURCE)
-  std::string name;       // "" = derived from the source
+  std::string source;                 // path; "PATH:TAG" picks a tag in an OCI layout or docker archive
+  std::string tag;                    // --tag: the tag to pick (instead of :TAG in SOURCE)
+  std::string name;                   // "" = derived from the source
   std::optional<ImageFormat> format;  // nullopt: detect_format
-  std::string platform;   // "" = this machine's, for multi-platform OCI indexes
-  bool force = false;     // re-import even when the same source was imported already
-  bool progress = false;  // a progress line on stderr (callers pass isatty(2))
+  std::string platform;               // "" = this machine's, for multi-platform OCI indexes
+  bool force = false;                 // re-import even when the same source was imported already
+  bool progress = false;              // a progress line on stderr (callers pass isatty(2))
 };
 
 struct ImportResult {

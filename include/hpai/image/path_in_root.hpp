@@ -9,9 +9,9 @@
 
 #include <cstdint>
 #include <optional>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hpai/base/fd.hpp"
 #include "hpai/image/image_fs.hpp"

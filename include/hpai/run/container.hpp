@@ -5,8 +5,8 @@
 #include <string>
 
 #include "hpai/batch/join.hpp"
-#include "hpai/run/plan.hpp"
 #include "hpai/batch/stats.hpp"
+#include "hpai/run/plan.hpp"
 
 namespace hpai {
 

@@ -14,7 +14,7 @@ struct Identity {
   std::string user;   // name for uid
   std::string group;  // name for gid
   std::string gecos;
-  std::string home;   // home directory inside the container
+  std::string home;  // home directory inside the container
 };
 
 // The host's names for HOST_UID/HOST_GID (NSS, so LDAP/SSSD users work); when the host

@@ -14,10 +14,10 @@
 #include "hpai/base/environment.hpp"
 #include "hpai/base/fd.hpp"
 #include "hpai/base/mount_spec.hpp"
-#include "hpai/image/image_config.hpp"
-#include "hpai/site/profile.hpp"
 #include "hpai/batch/ranks.hpp"
+#include "hpai/image/image_config.hpp"
 #include "hpai/run/userns.hpp"
+#include "hpai/site/profile.hpp"
 
 namespace hpai {
 
@@ -46,7 +46,8 @@ struct RunOptions {
   std::string image;    // a directory, or the name of an image in storage
   std::string storage;  // -s: storage directory ("" = $HPAI_STORAGE or the default)
   std::vector<std::string> command;
-  bool entrypoint_args = false;  // --entrypoint-args: COMMAND is arguments to the image's Entrypoint (docker run's rule)
+  bool entrypoint_args =
+      false;  // --entrypoint-args: COMMAND is arguments to the image's Entrypoint (docker run's rule)
   std::vector<BindSpec> binds;
   std::optional<std::string> cd;
   bool write = false;
@@ -73,8 +74,8 @@ struct HostContext {
   uid_t uid = 0;
   gid_t gid = 0;
   Environment env;
-  RankInfo rank;               // from the launcher's variables in env
-  pid_t parent = 0;            // the process that started hpai-run (the launcher's, for a rank)
+  RankInfo rank;                 // from the launcher's variables in env
+  pid_t parent = 0;              // the process that started hpai-run (the launcher's, for a rank)
   std::string dev_dir = "/dev";  // where /dev/nvidiaN are counted (tests use a fake one)
   static HostContext current();
 };
@@ -82,7 +83,7 @@ struct HostContext {
 inline constexpr const char* kDefaultOverlaySize = "12%";  // of RAM, as a tmpfs size
 
 struct Plan {
-  std::string image;     // absolute, symlink-free host path of the image directory or SquashFS file
+  std::string image;      // absolute, symlink-free host path of the image directory or SquashFS file
   bool squashfs = false;  // IMAGE is a SquashFS file, mounted with squashfuse at run time
   // The SquashFS file, opened once: the plan reads it and squashfuse serves it through
   // this one open (a shared file system sees one open per node).
@@ -111,8 +112,8 @@ struct Plan {
   // join a node's container get them from the first rank instead of reading the image
   // and the profile themselves.
   std::vector<EnvChange> profile_env;
-  std::string user;           // the user's name in the generated /etc/passwd
-  ProfileLauncher launcher;   // the profile's torch_env/gpu_per_rank switches
+  std::string user;          // the user's name in the generated /etc/passwd
+  ProfileLauncher launcher;  // the profile's torch_env/gpu_per_rank switches
   RankInfo rank;
   pid_t launcher_pid = 0;     // a batch launcher's process that started this rank: the payload dies with it
   pid_t launcher_daemon = 0;  // the launcher's own process (launcher_process): the keeper goes with it

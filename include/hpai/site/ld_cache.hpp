@@ -23,7 +23,8 @@ struct LdCacheEntry {
 // Only the entries KEEP accepts are copied out, KEEP seeing them in place: a host's
 // cache lists thousands of libraries, of which a launch wants a few.
 using LdCacheFilter = std::function<bool(std::string_view soname, std::string_view path, std::uint32_t flags)>;
-std::vector<LdCacheEntry> parse_ld_cache(std::string_view bytes, const std::string& what, const LdCacheFilter& keep = {});
+std::vector<LdCacheEntry> parse_ld_cache(std::string_view bytes, const std::string& what,
+                                         const LdCacheFilter& keep = {});
 std::vector<LdCacheEntry> read_ld_cache(const std::string& path, const LdCacheFilter& keep = {});
 
 // The entries whose soname starts with one of PREFIXES (no digits in them), found by

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "hpai/base/mount_spec.hpp"
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/image_fs.hpp"
-#include "hpai/base/mount_spec.hpp"
 #include "hpai/site/profile.hpp"
 
 namespace hpai {
@@ -28,10 +28,10 @@ struct ProfileSwitches {
 };
 
 struct ProfileEffect {
-  std::vector<Mount> mounts;     // in order
-  std::vector<EnvChange> env;    // applied after the image's ENV, before --set-env
+  std::vector<Mount> mounts;       // in order
+  std::vector<EnvChange> env;      // applied after the image's ENV, before --set-env
   std::vector<std::string> notes;  // decisions worth showing in --dry-run
-  std::string nvml;              // host libnvidia-ml, when a driver was injected
+  std::string nvml;                // host libnvidia-ml, when a driver was injected
 };
 
 // The host MPI libraries a profile names: its "libraries", then those in its "prefix".
