@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "hpai/base/error.hpp"
 
@@ -44,6 +45,25 @@ UniqueFd open_regular(int dirfd, const std::string& path, Resolve how, const std
   return fd;
 }
 
+namespace {
+
+// Fills BUF[0, N) from FD (at OFFSET with pread, else from its position) until N bytes
+// or the end of the file; returns how many.
+std::size_t read_full(int fd, char* buf, std::size_t n, std::optional<std::uint64_t> offset, const std::string& what) {
+  std::size_t done = 0;
+  while (done < n) {
+    ssize_t got =
+        offset ? pread(fd, buf + done, n - done, static_cast<off_t>(*offset + done)) : read(fd, buf + done, n - done);
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) throw_errno("can't read " + what);
+    if (got == 0) break;
+    done += static_cast<std::size_t>(got);
+  }
+  return done;
+}
+
+}  // namespace
+
 std::string read_bounded(int fd, std::size_t max, const std::string& what) {
   struct stat st {};
   if (fstat(fd, &st) != 0) throw_errno("can't examine " + what);
@@ -59,11 +79,9 @@ std::string read_bounded(int fd, std::size_t max, const std::string& what) {
       if (out.size() > max) throw too_large();
       out.resize(std::min(out.size() * 2 + 4096, max + 1));
     }
-    ssize_t n = read(fd, out.data() + done, out.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("can't read " + what);
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
+    const std::size_t got = read_full(fd, out.data() + done, out.size() - done, std::nullopt, what);
+    done += got;
+    if (done < out.size()) break;  // the end of the file
   }
   if (done > max) throw too_large();
   out.resize(done);
@@ -85,15 +103,7 @@ std::string read_host_file(const std::string& path, std::size_t max, const std::
 
 std::string read_range(int fd, std::uint64_t offset, std::size_t size, const std::string& what) {
   std::string buf(size, '\0');
-  std::size_t done = 0;
-  while (done < size) {
-    ssize_t n = pread(fd, buf.data() + done, size - done, static_cast<off_t>(offset + done));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) throw_errno("can't read " + what);
-    if (n == 0) break;
-    done += static_cast<std::size_t>(n);
-  }
-  buf.resize(done);
+  buf.resize(read_full(fd, buf.data(), size, offset, what));
   return buf;
 }
 

@@ -17,27 +17,30 @@ std::string host_source(const std::string& src, const std::string& origin) {
   return *path;
 }
 
-Mount bind_of(const std::string& src, const std::string& dst, MountFlags flags, const std::string& origin) {
+namespace {
+
+Mount mount_of(Mount::Kind kind, const std::string& source, const std::string& dst, MountFlags flags,
+               const std::string& origin) {
   Mount m;
-  m.kind = Mount::Kind::Bind;
-  m.source = src;
+  m.kind = kind;
+  m.source = source;
   m.target = dst;
   m.read_only = flags.read_only;
   m.create = flags.create;
-  m.file = !is_directory(src);
   m.origin = origin;
   return m;
 }
 
-Mount tmpfs_at(const std::string& dst, const std::string& options, MountFlags flags, const std::string& origin) {
-  Mount m;
-  m.kind = Mount::Kind::Tmpfs;
-  m.source = options;
-  m.target = dst;
-  m.read_only = flags.read_only;
-  m.create = flags.create;
-  m.origin = origin;
+}  // namespace
+
+Mount bind_of(const std::string& src, const std::string& dst, MountFlags flags, const std::string& origin) {
+  Mount m = mount_of(Mount::Kind::Bind, src, dst, flags, origin);
+  m.file = !is_directory(src);
   return m;
+}
+
+Mount tmpfs_at(const std::string& dst, const std::string& options, MountFlags flags, const std::string& origin) {
+  return mount_of(Mount::Kind::Tmpfs, options, dst, flags, origin);
 }
 
 }  // namespace hpai

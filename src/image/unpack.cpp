@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include "hpai/base/bounded_read.hpp"
@@ -25,6 +26,21 @@ namespace {
 
 constexpr std::string_view kWhiteout = ".wh.";
 constexpr std::string_view kOpaque = ".wh..wh..opq";
+
+// Every data block of the archive's current entry, in order, to FN(bytes, size, offset);
+// Error "WHAT: ..." when the archive can't be read.
+void for_each_block(struct archive* a, const std::string& what,
+                    const std::function<void(const char*, std::size_t, la_int64_t)>& fn) {
+  const void* buf = nullptr;
+  size_t size = 0;
+  la_int64_t offset = 0;
+  while (true) {
+    int r = archive_read_data_block(a, &buf, &size, &offset);
+    if (r == ARCHIVE_EOF) return;
+    if (r < ARCHIVE_WARN) throw Error(what + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
+    fn(static_cast<const char*>(buf), size, offset);
+  }
+}
 
 int openat2_in_root(int root, const std::string& path, int flags) {
   return openat2_resolve(root, path, flags, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
@@ -218,19 +234,12 @@ void LayerWriter::metadata_entry(struct archive* a, struct archive_entry* e, con
   if (archive_entry_size_is_set(e) && archive_entry_size(e) > static_cast<la_int64_t>(kMaxJsonDocument))
     throw Error(what + ": " + rel + " is larger than hpai's limit of 16 MiB for image metadata");
   std::string text;
-  const void* buf = nullptr;
-  size_t size = 0;
-  la_int64_t offset = 0;
-  while (true) {
-    int r = archive_read_data_block(a, &buf, &size, &offset);
-    if (r == ARCHIVE_EOF) break;
-    if (r < ARCHIVE_WARN)
-      throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
+  for_each_block(a, what + ": " + rel, [&](const char* data, std::size_t size, la_int64_t offset) {
     if (static_cast<std::uint64_t>(offset) + size > kMaxJsonDocument)
       throw Error(what + ": " + rel + " is larger than hpai's limit of 16 MiB for image metadata");
     if (text.size() < static_cast<std::size_t>(offset) + size) text.resize(static_cast<std::size_t>(offset) + size);
-    text.replace(static_cast<std::size_t>(offset), size, static_cast<const char*>(buf), size);
-  }
+    text.replace(static_cast<std::size_t>(offset), size, data, size);
+  });
   carried_metadata_ = std::move(text);
 }
 
@@ -325,15 +334,8 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
         fd.reset(openat(parent, name.c_str(), flags, perm | S_IRUSR | S_IWUSR));
       }
       if (!fd) throw_errno("can't create " + rel);
-      const void* buf = nullptr;
-      size_t size = 0;
-      la_int64_t offset = 0, end = 0;
-      while (true) {
-        int r = archive_read_data_block(a, &buf, &size, &offset);
-        if (r == ARCHIVE_EOF) break;
-        if (r < ARCHIVE_WARN)
-          throw Error(what + ": " + rel + ": " + (archive_error_string(a) ? archive_error_string(a) : "read error"));
-        const char* p = static_cast<const char*>(buf);
+      la_int64_t end = 0;
+      for_each_block(a, what + ": " + rel, [&](const char* p, std::size_t size, la_int64_t offset) {
         std::size_t left = size;
         off_t at = offset;
         while (left > 0) {
@@ -344,7 +346,7 @@ void LayerWriter::write_entry(struct archive* a, struct archive_entry* e, const 
         }
         stats_.bytes += size;
         end = offset + static_cast<la_int64_t>(size);
-      }
+      });
       // Sparse files: the holes at the end have no data blocks.
       if (archive_entry_size_is_set(e) && archive_entry_size(e) > end &&
           ftruncate(fd.get(), archive_entry_size(e)) != 0)
