@@ -37,7 +37,7 @@ struct JoinSettings {
 std::string join_socket_name(uid_t uid, const std::string& tag);
 
 // What a joining rank receives: the node's namespaces and container root, and the
-// node's plan facts (node_facts.cpp).
+// node's plan facts (run/node_facts).
 struct JoinTicket {
   UniqueFd userns;
   UniqueFd mntns;
