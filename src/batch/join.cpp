@@ -297,7 +297,9 @@ void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
   listener_.reset();  // the keeper has it; the payload must not
 }
 
-std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
+JoinOutcome join_node(const JoinSettings& s) {
+  JoinOutcome out;
+  JoinTicket& ticket = out.ticket;
   const std::string name = join_socket_name(getuid(), s.tag);
   const Address a = abstract_address(name);
   const auto start = Clock::now();
@@ -311,7 +313,8 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
       check(listen(sock.get(), SOMAXCONN), "join: listen");
       spdlog::info("join: first rank on this node for tag {}: building the container ({} ranks expected, from {})",
                    s.tag, s.peers, s.peers_from);
-      return JoinLeader(std::move(sock), s);
+      out.leader.emplace(std::move(sock), s);
+      return out;
     }
     if (errno != EADDRINUSE) throw_errno("join: can't bind the node's join socket @" + name);
     sock = new_socket();
@@ -353,7 +356,7 @@ std::optional<JoinLeader> join_node(const JoinSettings& s, JoinTicket& ticket) {
           ticket.keeper = keeper.pid;
           spdlog::info("join: entering the container of tag {} built by pid {} ({} ranks, from {})", s.tag, keeper.pid,
                        s.peers, s.peers_from);
-          return std::nullopt;
+          return out;
         case Received::TimedOut:
           throw Error("join: waited " + seconds(s.timeout) + " for the first rank on this node (pid " +
                       std::to_string(keeper.pid) + ") to build the container for tag " + s.tag +

@@ -23,7 +23,9 @@ constexpr const char* kSlurmdSpoolDirs[] = {"/var/spool/slurmd", "/var/spool/slu
 
 }  // namespace
 
-std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::string>& notes) {
+LauncherMounts launcher_mounts(const Environment& host) {
+  LauncherMounts result;
+  std::vector<std::string>& notes = result.notes;
   std::vector<std::pair<std::string, std::string>> wanted;  // path, where it came from
   for (const char* name : {"PMIX_SERVER_TMPDIR", "PMIX_SYSTEM_TMPDIR"})
     if (auto v = host.get(name); v && !v->empty()) wanted.push_back({*v, std::string("$") + name});
@@ -33,7 +35,7 @@ std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::str
       std::string dir = std::string(spool) + "/pmix." + *job + "." + *step;
       if (is_directory(dir)) wanted.push_back({dir, "Slurm's PMIx spool"});
     }
-  std::vector<Mount> out;
+  std::vector<Mount>& out = result.mounts;
   std::vector<std::string> seen;
   for (const auto& [path, origin] : wanted) {
     auto resolved = real_path(path);
@@ -51,7 +53,7 @@ std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::str
     out.back().optional = true;  // e.g. under a $TMPDIR that is not /tmp: the job may not need it
     notes.push_back("launcher: binding " + origin + " " + real + " (PMIx rendezvous)");
   }
-  return out;
+  return result;
 }
 
 void map_pmix_names(Environment& env) {

@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "hpai/base/error.hpp"
+#include "hpai/base/fd.hpp"
 
 namespace hpai {
 
@@ -244,23 +245,27 @@ namespace {
 
 // "NAME" and the parent of PID, from /proc/PID/stat ("1234 (comm) S 1200 ...": the
 // name may hold spaces and parentheses, so it ends at the last ')').
-bool process_stat(pid_t pid, std::string& name, pid_t& ppid) {
+struct ProcStat {
+  std::string name;
+  pid_t ppid = 0;
+};
+std::optional<ProcStat> process_stat(pid_t pid) {
   char buf[512];
-  const int fd = open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  const ssize_t n = read(fd, buf, sizeof buf - 1);
-  close(fd);
-  if (n <= 0) return false;
+  UniqueFd fd(open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  const ssize_t n = read(fd.get(), buf, sizeof buf - 1);
+  if (n <= 0) return std::nullopt;
   const std::string_view text(buf, static_cast<std::size_t>(n));
   const std::size_t open_paren = text.find('('), close_paren = text.rfind(')');
   if (open_paren == std::string_view::npos || close_paren == std::string_view::npos || close_paren < open_paren)
-    return false;
-  name = std::string(text.substr(open_paren + 1, close_paren - open_paren - 1));
+    return std::nullopt;
+  ProcStat st;
+  st.name = std::string(text.substr(open_paren + 1, close_paren - open_paren - 1));
   const std::string_view rest = text.substr(close_paren + 1);  // " S 1200 ..."
   long v = 0;
-  if (std::sscanf(std::string(rest).c_str(), " %*c %ld", &v) != 1) return false;
-  ppid = static_cast<pid_t>(v);
-  return true;
+  if (std::sscanf(std::string(rest).c_str(), " %*c %ld", &v) != 1) return std::nullopt;
+  st.ppid = static_cast<pid_t>(v);
+  return st;
 }
 
 bool is_launcher_name(const std::string& name) {
@@ -278,11 +283,10 @@ bool is_launcher_name(const std::string& name) {
 pid_t launcher_process(pid_t parent) {
   pid_t pid = parent;
   for (int depth = 0; depth < 16 && pid > 1; ++depth) {
-    std::string name;
-    pid_t up = 0;
-    if (!process_stat(pid, name, up)) break;
-    if (is_launcher_name(name)) return pid;
-    pid = up;
+    auto st = process_stat(pid);
+    if (!st) break;
+    if (is_launcher_name(st->name)) return pid;
+    pid = st->ppid;
   }
   return parent;
 }
@@ -291,9 +295,8 @@ bool orphaned_rank(pid_t parent) {
   // 0: the parent is in an outer PID namespace, out of sight, as before.
   if (parent != 1) return false;
   // PID 1 is the launcher itself only where the launcher runs as a container's init.
-  std::string name;
-  pid_t up = 0;
-  return !(process_stat(1, name, up) && is_launcher_name(name));
+  auto init = process_stat(1);
+  return !(init && is_launcher_name(init->name));
 }
 
 }  // namespace hpai

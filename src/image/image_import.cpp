@@ -39,17 +39,15 @@ bool is_hex64(std::string_view s) {
 // Splits "PATH:TAG" when the whole string is no file. A tag may hold a colon itself
 // (docker's RepoTags are always REPO:TAG: "x.tar:realtest:1"), so the split is at the
 // first colon whose prefix exists.
-void split_tag(const std::string& source, std::string& path, std::string& tag) {
-  path = source;
-  tag.clear();
-  if (path_exists(source)) return;
-  for (auto colon = source.find(':'); colon != std::string::npos; colon = source.find(':', colon + 1)) {
-    if (colon > 0 && path_exists(source.substr(0, colon))) {
-      path = source.substr(0, colon);
-      tag = source.substr(colon + 1);
-      return;
-    }
-  }
+struct SourceAndTag {
+  std::string path;
+  std::string tag;  // "" when none
+};
+SourceAndTag split_tag(const std::string& source) {
+  if (path_exists(source)) return {source, ""};
+  for (auto colon = source.find(':'); colon != std::string::npos; colon = source.find(':', colon + 1))
+    if (colon > 0 && path_exists(source.substr(0, colon))) return {source.substr(0, colon), source.substr(colon + 1)};
+  return {source, ""};
 }
 
 // "debian-12.tar.gz" -> "debian-12"; an OCI/docker tag gives ":TAG" or the whole name.
@@ -254,8 +252,7 @@ ImageFormat detect_format(const std::string& source) {
 }
 
 ImportResult import_image(const Storage& storage, const ImportOptions& o) {
-  std::string path, tag;
-  split_tag(o.source, path, tag);
+  auto [path, tag] = split_tag(o.source);
   if (!o.tag.empty()) {
     if (!tag.empty()) throw Error("give the tag once: --tag " + o.tag + " or " + o.source + ", not both", kExitUsage);
     path = o.source;

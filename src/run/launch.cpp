@@ -128,24 +128,22 @@ void launch(const RunOptions& o, const JoinRequest& r, const HostContext& host) 
     const std::string key = node_key(o);
     settings->key = key + "\npeers " + std::to_string(settings->peers);
     spdlog::info("{}", describe_join(settings));
-    JoinTicket ticket;
-    std::optional<JoinLeader> leader;
-    bool unavailable = false;
+    std::optional<JoinOutcome> joined;
     try {
-      leader = join_node(*settings, ticket);
+      joined = join_node(*settings);
     } catch (const JoinUnavailable& e) {
       // Safe and slower: this rank's own container, as with --no-join.
       spdlog::warn("{}; this rank builds a container of its own (a --join-tag of your own shares one again)", e.what());
-      unavailable = true;
     }
-    if (unavailable) {
+    if (!joined) {
       build(sink, make_plan(o, host), nullptr, "");
-    } else if (leader) {
+    } else if (joined->leader) {
       // The first rank: the whole plan (image, profile, SquashFS mount) is made here only.
       Plan p = make_plan(o, host);
-      build(sink, p, &*leader, node_facts_to_json(p, key));
+      build(sink, p, &*joined->leader, node_facts_to_json(p, key));
     } else {
-      enter(sink, ticket, plan_from_node_facts(ticket.facts, key, o, host));  // a later rank: the leader's facts
+      const JoinTicket& ticket = joined->ticket;  // a later rank: the leader's facts
+      enter(sink, ticket, plan_from_node_facts(ticket.facts, key, o, host));
     }
   }
 }

@@ -206,7 +206,9 @@ void add_site_mounts(Plan& p, const RunOptions& o, const HostContext& host, cons
   p.notes = effect.notes;
   p.nvml = effect.nvml;
   p.profile_env = effect.env;
-  for (auto& m : launcher_mounts(host.env, p.notes)) p.mounts.push_back(std::move(m));
+  LauncherMounts launcher = launcher_mounts(host.env);
+  p.mounts.insert(p.mounts.end(), launcher.mounts.begin(), launcher.mounts.end());
+  p.notes.insert(p.notes.end(), launcher.notes.begin(), launcher.notes.end());
 }
 
 // Step 6: with -w hpai's metadata stays read-only (a rewritten image.json would break

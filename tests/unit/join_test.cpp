@@ -92,8 +92,8 @@ pid_t joining_rank(const JoinSettings& s, const std::string& want_facts, const s
   pid_t pid = fork();
   if (pid != 0) return pid;
   try {
-    JoinTicket t;
-    if (join_node(s, t)) _exit(4);
+    auto [leader, t] = join_node(s);
+    if (leader) _exit(4);
     _exit(t.facts == want_facts && t.userns && t.mntns && t.root ? 0 : 3);
   } catch (const Error& e) {
     _exit(!refusal.empty() && std::string(e.what()).find(refusal) != std::string::npos ? 2 : 3);
@@ -108,8 +108,7 @@ int exit_status(pid_t pid) {
 
 TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
   JoinSettings s{.peers = 3, .peers_from = "--join-ct=3", .tag = unique_tag("serve"), .timeout = 10s, .key = "k"};
-  JoinTicket unused;
-  auto leader = join_node(s, unused);
+  auto leader = join_node(s).leader;
   ASSERT_TRUE(leader);
   // Peers that arrive while the leader is still building wait for it.
   pid_t a = joining_rank(s, "{\"facts\":1}"), b = joining_rank(s, "{\"facts\":1}");
@@ -125,8 +124,7 @@ TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
 // matching ranks after it still get in.
 TEST(JoinNode, MismatchedRankIsRefusedWithoutTakingASlot) {
   JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("mismatch"), .timeout = 10s, .key = "k"};
-  JoinTicket unused;
-  auto leader = join_node(s, unused);
+  auto leader = join_node(s).leader;
   ASSERT_TRUE(leader);
   leader->serve("{}");
   JoinSettings other = s;
@@ -141,8 +139,7 @@ TEST(JoinNode, IdleContainerStepsAsideForANewGroup) {
   JoinSettings old{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("idle"), .timeout = 30s, .key = "old"};
   pid_t first = fork();
   if (first == 0) {
-    JoinTicket unused;
-    auto leader = join_node(old, unused);
+    auto leader = join_node(old).leader;
     if (!leader) _exit(4);
     leader->serve("{}");
     _exit(0);  // the first rank ends; its peer never comes
@@ -151,9 +148,8 @@ TEST(JoinNode, IdleContainerStepsAsideForANewGroup) {
   JoinSettings fresh = old;
   fresh.peers = 3;
   fresh.key = "new";
-  JoinTicket t;
   auto start = std::chrono::steady_clock::now();
-  auto leader = join_node(fresh, t);
+  auto leader = join_node(fresh).leader;
   EXPECT_TRUE(leader) << "the new group's rank should have been elected";
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
 }
@@ -164,8 +160,7 @@ TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
   ASSERT_EQ(pipe(ready), 0);
   pid_t first = fork();
   if (first == 0) {
-    JoinTicket t;
-    auto leader = join_node(s, t);
+    auto leader = join_node(s).leader;
     char c = leader ? 'L' : 'J';
     if (write(ready[1], &c, 1) != 1) _exit(3);
     usleep(200'000);
@@ -174,9 +169,8 @@ TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
   char c = 0;
   ASSERT_EQ(read(ready[0], &c, 1), 1);
   ASSERT_EQ(c, 'L');
-  JoinTicket t;
   auto start = std::chrono::steady_clock::now();
-  auto leader = join_node(s, t);  // waits on the dead leader, then is elected
+  auto leader = join_node(s).leader;  // waits on the dead leader, then is elected
   EXPECT_TRUE(leader);
   EXPECT_GE(std::chrono::steady_clock::now() - start, 100ms);
   EXPECT_EQ(exit_status(first), 9);
@@ -186,14 +180,12 @@ TEST(JoinNode, LeaderThatDiesBeforeServingIsReplaced) {
 
 TEST(JoinNode, StuckLeaderTimesOutWithAMessage) {
   JoinSettings s{.peers = 2, .peers_from = "--join-ct=2", .tag = unique_tag("stuck"), .timeout = 300ms, .key = "k"};
-  JoinTicket unused;
-  auto leader = join_node(s, unused);
+  auto leader = join_node(s).leader;
   ASSERT_TRUE(leader);
   pid_t late = fork();
   if (late == 0) {
-    JoinTicket t;
     try {
-      join_node(s, t);
+      join_node(s);
       _exit(3);
     } catch (const Error& e) {
       _exit(std::string(e.what()).find("waited 0.3 s for the first rank on this node") != std::string::npos ? 0 : 4);

@@ -123,9 +123,8 @@ TEST(GpuPerRank, HostListFromEnvironmentOrDevices) {
 
 TEST(LauncherMounts, PmixDirectories) {
   test::TempDir server;
-  std::vector<std::string> notes;
   auto mounts =
-      launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=" + server.path() + "/", "PMIX_SYSTEM_TMPDIR=/tmp"}), notes);
+      launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=" + server.path() + "/", "PMIX_SYSTEM_TMPDIR=/tmp"})).mounts;
   ASSERT_EQ(mounts.size(), 1u);
   EXPECT_EQ(mounts[0].source, server.path());
   EXPECT_EQ(mounts[0].target, server.path());
@@ -133,8 +132,8 @@ TEST(LauncherMounts, PmixDirectories) {
   EXPECT_TRUE(mounts[0].create);
   EXPECT_EQ(mounts[0].origin, "$PMIX_SERVER_TMPDIR");
 
-  notes.clear();
-  EXPECT_TRUE(launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=/no/such/dir"}), notes).empty());  // never fatal
+  auto [none, notes] = launcher_mounts(env_of({"PMIX_SERVER_TMPDIR=/no/such/dir"}));
+  EXPECT_TRUE(none.empty());  // never fatal
   ASSERT_EQ(notes.size(), 1u);
   EXPECT_NE(notes[0].find("not a directory"), std::string::npos);
 }

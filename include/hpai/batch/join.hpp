@@ -69,10 +69,17 @@ class JoinUnavailable : public Error {
   using Error::Error;
 };
 
-// Elects or joins. Returns the leader, or fills TICKET and returns nullopt. Throws
-// Error after the timeout, or when the keeper refuses (a rank too many); throws
-// JoinUnavailable at once when someone else holds the name, listening or not.
-std::optional<JoinLeader> join_node(const JoinSettings& settings, JoinTicket& ticket);
+// What the election made of this rank: the leader (LEADER set), or a rank that joins
+// the leader's container (TICKET filled).
+struct JoinOutcome {
+  std::optional<JoinLeader> leader;
+  JoinTicket ticket;
+};
+
+// Elects or joins. Throws Error after the timeout, or when the keeper refuses (a rank
+// too many); throws JoinUnavailable at once when someone else holds the name,
+// listening or not.
+JoinOutcome join_node(const JoinSettings& settings);
 
 // The namespaces and root of process PID (--join-pid): the same user's, checked.
 JoinTicket ticket_from_pid(pid_t pid);

@@ -16,7 +16,11 @@ namespace hpai {
 // Binds of the PMIx server's directories (PMIX_SERVER_TMPDIR, PMIX_SYSTEM_TMPDIR, Slurm's
 // pmix.JOB.STEP spool directory) that exist on the host. Missing ones are noted, never fatal:
 // a rank that can't reach its PMIx server fails in MPI_Init with PMIx's own message.
-std::vector<Mount> launcher_mounts(const Environment& host, std::vector<std::string>& notes);
+struct LauncherMounts {
+  std::vector<Mount> mounts;
+  std::vector<std::string> notes;  // what was bound, and what was not and why
+};
+LauncherMounts launcher_mounts(const Environment& host);
 
 // PMIX_PTL_MODULE -> PMIX_MCA_ptl, PMIX_SECURITY_MODE -> PMIX_MCA_psec, PMIX_GDS_MODULE ->
 // PMIX_MCA_gds, where the new name is not set already.
