@@ -6,6 +6,7 @@
 
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/json_source.hpp"
 #include "hpai/batch/stats.hpp"
 
 namespace hpai {
@@ -19,7 +20,7 @@ std::string merge_stats(const std::vector<std::string>& files, bool json) {
   for (const auto& f : files) {
     const std::string text = read_host_file(f, kMaxSmallFile, "stats file " + f);
     try {
-      auto j = nlohmann::json::parse(text);
+      auto j = parse_json(text, "stats file " + f);
       if (j.value("hpai_stats", 0) != 1) throw Error(f + ": not an hpai-run --stats file");
       rows.push_back({f, j});
     } catch (const nlohmann::json::exception& e) {

@@ -7,6 +7,7 @@
 
 #include "hpai/base/environment.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/json_source.hpp"
 #include "hpai/base/path_text.hpp"
 #include "hpai/check/cuda_table_data.hpp"
 
@@ -49,7 +50,7 @@ CudaTable CudaTable::builtin() {
 CudaTable CudaTable::from_json(const std::string& text, const std::string& what) {
   CudaTable t;
   try {
-    auto j = nlohmann::json::parse(text);
+    auto j = parse_json(text, what);
     if (j.value("hpai_cuda_table", 0) != 1)
       throw Error(what + ": not an hpai CUDA table (\"hpai_cuda_table\": 1 missing)");
     t.source_ = j.value("source", "");

@@ -57,8 +57,6 @@ std::string member_path(const std::string& path, const std::string& which, const
   return *clean;
 }
 
-json parse(const std::string& text, const std::string& what) { return parse_json(text, what); }
-
 std::string str(const json& j, const char* key, const std::string& what) {
   if (!j.is_object() || !j.contains(key) || !j.at(key).is_string())
     throw Error(what + ": \"" + key + "\" missing or not a string");
@@ -128,7 +126,7 @@ void collect(const BlobStore& store, const json& index, const std::string& what,
     if (d.is_object() && d.contains("annotations"))
       ref = str_or(d.at("annotations"), "org.opencontainers.image.ref.name", ref, what);
     if (type == kOciIndex || type == kDockerList) {
-      json nested = parse(read_verified(store, d, what), what + " nested index");
+      json nested = parse_json(read_verified(store, d, what), what + " nested index");
       collect(store, nested, what + " nested index", ref, out, depth + 1);
     } else if (type == kOciManifest || type == kDockerManifest) {
       out.push_back({d, d.contains("platform") ? platform_of(d.at("platform"), what) : "", ref});
@@ -154,12 +152,12 @@ std::string host_platform() {
 
 ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, const std::string& tag) {
   if (!store.has("oci-layout")) throw Error(store.describe("oci-layout") + " missing: not an OCI image layout");
-  json layout = parse(store.read_small("oci-layout", 4096), store.describe("oci-layout"));
+  json layout = parse_json(store.read_small("oci-layout", 4096), store.describe("oci-layout"));
   const std::string layout_version = str_or(layout, "imageLayoutVersion", "(none)", store.describe("oci-layout"));
   if (layout_version != "1.0.0")
     throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout_version);
   const std::string index_what = store.describe("index.json");
-  json index = parse(store.read_small("index.json"), index_what);
+  json index = parse_json(store.read_small("index.json"), index_what);
   std::vector<Candidate> all;
   collect(store, index, index_what, "", all, 0);
   std::vector<Candidate> picked;
@@ -191,11 +189,11 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   r.ref_name = c.ref;
   r.manifest_digest = str(c.desc, "digest", index_what);
   const std::string mwhat = store.describe("blobs/sha256/" + sha256_hex_of_digest(r.manifest_digest, index_what));
-  json manifest = parse(read_verified(store, c.desc, index_what), mwhat);
+  json manifest = parse_json(read_verified(store, c.desc, index_what), mwhat);
   if (!manifest.contains("config") || !manifest.contains("layers") || !manifest.at("layers").is_array())
     throw Error(mwhat + ": not an image manifest (no config or layers)");
   r.config_json = read_verified(store, manifest.at("config"), mwhat + " config");
-  json config = parse(r.config_json, mwhat + " config");
+  json config = parse_json(r.config_json, mwhat + " config");
   if (!platform.empty() && !platform_matches(platform_of(config, mwhat + " config"), platform))
     throw Error(mwhat + ": image is for " + platform_of(config, mwhat + " config") + ", not " + platform);
   auto ids = diff_ids(config, mwhat + " config");
@@ -222,7 +220,7 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
 
 ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& tag) {
   const std::string what = store.describe("manifest.json");
-  json manifest = parse(store.read_small("manifest.json"), what);
+  json manifest = parse_json(store.read_small("manifest.json"), what);
   if (!manifest.is_array() || manifest.empty()) throw Error(what + ": expected a non-empty list of images");
   const json* entry = nullptr;
   std::string tags;
@@ -264,7 +262,7 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   if (is_hex64(base) && base != config_hex)
     throw Error(store.describe(config_path) + " does not match its digest sha256:" + base + " (corrupt or tampered)");
   r.manifest_digest = "sha256:" + config_hex;
-  json config = parse(r.config_json, store.describe(config_path));
+  json config = parse_json(r.config_json, store.describe(config_path));
   auto ids = diff_ids(config, store.describe(config_path));
   if (!entry->contains("Layers") || !entry->at("Layers").is_array()) throw Error(what + ": no \"Layers\" list");
   const auto& layers = entry->at("Layers");

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "hpai/base/error.hpp"
+#include "hpai/base/json_source.hpp"
 #include "hpai/base/version.hpp"
 
 namespace hpai {
@@ -110,7 +111,7 @@ Plan plan_from_node_facts(const std::string& text, const std::string& key, const
                           const HostContext& host) {
   Plan p;
   try {
-    json j = json::parse(text);
+    json j = parse_json(text, "join: the node's plan facts");
     if (j.at("key").get<std::string>() != key)
       throw Error("join: this node's container was built with other options than this rank's\n  node: " +
                   j.at("key").get<std::string>() + "\n  rank: " + key +
