@@ -31,6 +31,15 @@ template <typename T>
 void override_with(std::optional<T>& to, const std::optional<T>& from) {
   if (from) to = from;
 }
+// A section the child has: taken whole where the base has none, else merged by MERGE.
+template <typename T, typename Merge>
+void merge_section(std::optional<T>& base, const std::optional<T>& child, Merge merge) {
+  if (!child) return;
+  if (!base)
+    base = child;
+  else
+    merge(*base, *child);
+}
 
 // CHILD extends BASE: lists add up, single settings of the child win.
 void merge_into(Profile& base, const Profile& child) {
@@ -40,46 +49,31 @@ void merge_into(Profile& base, const Profile& child) {
   append(base.binds, child.binds);
   append(base.devices, child.devices);
   append(base.env, child.env);
-  if (child.mpi) {
-    if (!base.mpi) {
-      base.mpi = child.mpi;
-    } else {
-      ProfileMpi& m = *base.mpi;
-      const ProfileMpi& c = *child.mpi;
-      override_with(m.enabled, c.enabled);
-      override_with(m.family, c.family);
-      override_with(m.compat, c.compat);
-      override_with(m.libraries, c.libraries);
-      override_with(m.prefix, c.prefix);
-      override_with(m.dependencies, c.dependencies);
-      append(m.binds, c.binds);
-      append(m.env, c.env);
-      m.origin = c.origin;
-    }
-  }
+  merge_section(base.mpi, child.mpi, [](ProfileMpi& m, const ProfileMpi& c) {
+    override_with(m.enabled, c.enabled);
+    override_with(m.family, c.family);
+    override_with(m.compat, c.compat);
+    override_with(m.libraries, c.libraries);
+    override_with(m.prefix, c.prefix);
+    override_with(m.dependencies, c.dependencies);
+    append(m.binds, c.binds);
+    append(m.env, c.env);
+    m.origin = c.origin;
+  });
   override_with(base.launcher.torch_env, child.launcher.torch_env);
   override_with(base.launcher.gpu_per_rank, child.launcher.gpu_per_rank);
-  if (child.nvidia) {
-    if (!base.nvidia) {
-      base.nvidia = child.nvidia;
-    } else {
-      ProfileNvidia& n = *base.nvidia;
-      const ProfileNvidia& c = *child.nvidia;
-      override_with(n.enabled, c.enabled);
-      override_with(n.capabilities, c.capabilities);
-      override_with(n.ld_cache, c.ld_cache);
-      append(n.libraries, c.libraries);
-      append(n.binaries, c.binaries);
-      append(n.devices, c.devices);
-      n.origin = c.origin;
-    }
-  }
+  merge_section(base.nvidia, child.nvidia, [](ProfileNvidia& n, const ProfileNvidia& c) {
+    override_with(n.enabled, c.enabled);
+    override_with(n.capabilities, c.capabilities);
+    override_with(n.ld_cache, c.ld_cache);
+    append(n.libraries, c.libraries);
+    append(n.binaries, c.binaries);
+    append(n.devices, c.devices);
+    n.origin = c.origin;
+  });
 }
 
-std::string canonical(const std::string& path) {
-  char buf[PATH_MAX];
-  return realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
+std::string canonical(const std::string& path) { return real_path(path).value_or(path); }
 
 constexpr int kMaxExtendsDepth = 16;
 
