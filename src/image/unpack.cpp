@@ -90,7 +90,7 @@ int LayerWriter::parent_dir(const std::string& rel_dir, bool create) {
 // root, and its target created (as umoci and Docker do); a file on the way is replaced.
 UniqueFd LayerWriter::make_dirs(const std::string& rel_dir) {
   std::vector<std::string> todo;
-  auto push = [&todo](std::string_view path, std::vector<std::string> base) {
+  auto push = [](std::string_view path, std::vector<std::string> base) {
     for (std::string_view part : split_fields(path, '/')) {
       if (part == "..") {
         if (!base.empty()) base.pop_back();

@@ -15,7 +15,7 @@ cmake -S "$src" -B "$build" -DHPAI_FUZZ=ON -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS
 cmake --build "$build" -j2 --target hpai-fuzzers
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-for name in oci_manifest profile env tar_path; do
+for name in oci_manifest profile env tar_path registry; do
   new="$build/fuzz-new/$name"
   mkdir -p "$new" "$build/fuzz-artifacts"
   log="$build/fuzz-new/$name.log"

@@ -1,0 +1,50 @@
+// What a registry asks of a client that must authenticate (RFC 7235's WWW-Authenticate,
+// as the distribution spec uses it) and the credentials hpai may answer with, from the
+// file `docker login` writes (~/.docker/config.json "auths") or one the user names.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hpai/registry/reference.hpp"
+
+namespace hpai {
+
+struct AuthChallenge {
+  std::string scheme;                                // "bearer" or "basic", lower case
+  std::map<std::string, std::string> params;         // realm, service, scope, error; names lower case
+  std::string param(const std::string& name) const;  // "" when absent
+};
+
+// Every challenge of one WWW-Authenticate value ("Bearer realm="...",service="...",
+// scope="repository:library/debian:pull""); quoted strings may hold commas and \-escapes.
+// Error for a value that is not one.
+std::vector<AuthChallenge> parse_www_authenticate(std::string_view value);
+
+// The token request for a Bearer CHALLENGE: its realm with service and each of SCOPES
+// (or the challenge's own scope) as query parameters, percent-encoded.
+std::string token_request_url(const AuthChallenge& challenge, const std::vector<std::string>& scopes);
+
+// The scope that lets a client pull REPOSITORY.
+std::string pull_scope(const std::string& repository);
+
+struct RegistryCredentials {
+  std::string username;
+  std::string password;
+  std::string identity_token;  // docker's "identitytoken": an OAuth refresh token
+};
+
+// The credentials FILE holds for REGISTRY (a reference's registry: "docker.io" also
+// matches docker's "https://index.docker.io/v1/" key), or nullopt. The file must be the
+// user's and readable by nobody else (it holds secrets: Error with the fix otherwise);
+// a missing file is no credentials. Credential helpers ("credsStore", "credHelpers")
+// are not run: an entry found only there is an Error saying to use a file instead.
+std::optional<RegistryCredentials> find_credentials(const std::string& file, const std::string& registry);
+
+// ~/.docker/config.json, or $DOCKER_CONFIG/config.json, as docker looks it up.
+std::string docker_config_path(const std::string& home, const std::string& docker_config);
+
+}  // namespace hpai

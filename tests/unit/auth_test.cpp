@@ -1,0 +1,98 @@
+// Registry authentication: WWW-Authenticate challenges as registries send them, token
+// requests, and credentials from docker's config file (and its refusal to read one
+// others can open).
+#include "hpai/registry/auth.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "hpai/base/error.hpp"
+#include "temp_dir.hpp"
+
+namespace hpai {
+namespace {
+
+TEST(WwwAuthenticate, BearerAsDistributionSendsIt) {
+  auto c = parse_www_authenticate(
+      R"(Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/debian:pull")");
+  ASSERT_EQ(c.size(), 1u);
+  EXPECT_EQ(c[0].scheme, "bearer");
+  EXPECT_EQ(c[0].param("realm"), "https://auth.docker.io/token");
+  EXPECT_EQ(c[0].param("service"), "registry.docker.io");
+  EXPECT_EQ(c[0].param("scope"), "repository:library/debian:pull");
+  EXPECT_EQ(token_request_url(c[0], {}),
+            "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fdebian%3Apull");
+  EXPECT_EQ(token_request_url(c[0], {pull_scope("a/b"), pull_scope("c")}),
+            "https://auth.docker.io/"
+            "token?service=registry.docker.io&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull");
+}
+
+TEST(WwwAuthenticate, QuotesCommasEscapesAndSeveralChallenges) {
+  auto c = parse_www_authenticate(
+      R"(Basic realm="Registry, \"Realm\"" , bearer Realm=https://t.example/token?x=1, error="insufficient_scope")");
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].scheme, "basic");
+  EXPECT_EQ(c[0].param("realm"), R"(Registry, "Realm")");
+  EXPECT_EQ(c[1].scheme, "bearer");
+  EXPECT_EQ(c[1].param("realm"), "https://t.example/token?x=1");
+  EXPECT_EQ(c[1].param("error"), "insufficient_scope");
+  EXPECT_EQ(token_request_url(c[1], {"s"}), "https://t.example/token?x=1&scope=s");
+  EXPECT_THROW(parse_www_authenticate(R"(Bearer realm="open)"), Error);
+  EXPECT_THROW(parse_www_authenticate(""), Error);
+  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer service=x")[0], {}), Error);  // no realm
+  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer realm=file:///etc/passwd")[0], {}), Error);
+}
+
+class Credentials : public ::testing::Test {
+ protected:
+  std::string write(const std::string& json, mode_t mode = 0600) {
+    const std::string path = dir_.path() + "/config.json";
+    std::ofstream(path) << json;
+    EXPECT_EQ(chmod(path.c_str(), mode), 0);
+    return path;
+  }
+  test::TempDir dir_;
+};
+
+TEST_F(Credentials, DockerLoginEntriesByEveryKeyDockerWrites) {
+  // "alice:s3cr:t" and "bob:pw" in base64, as docker login writes them.
+  const std::string file = write(R"({"auths": {
+      "https://index.docker.io/v1/": {"auth": "YWxpY2U6czNjcjp0"},
+      "localhost:5000": {"auth": "Ym9iOnB3"},
+      "https://ghcr.io": {"username": "carol", "password": "tok"},
+      "quay.io": {"identitytoken": "refresh"}}})");
+  auto hub = find_credentials(file, "docker.io");
+  ASSERT_TRUE(hub);
+  EXPECT_EQ(hub->username, "alice");
+  EXPECT_EQ(hub->password, "s3cr:t");  // only the first ':' separates
+  auto local = find_credentials(file, "localhost:5000");
+  ASSERT_TRUE(local);
+  EXPECT_EQ(local->username, "bob");
+  EXPECT_EQ(local->password, "pw");
+  EXPECT_EQ(find_credentials(file, "ghcr.io")->password, "tok");
+  EXPECT_EQ(find_credentials(file, "quay.io")->identity_token, "refresh");
+  EXPECT_FALSE(find_credentials(file, "nvcr.io"));
+  EXPECT_FALSE(find_credentials(dir_.path() + "/missing.json", "docker.io"));
+  EXPECT_EQ(docker_config_path("/home/u", ""), "/home/u/.docker/config.json");
+  EXPECT_EQ(docker_config_path("/home/u", "/cfg"), "/cfg/config.json");
+}
+
+TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
+  try {
+    find_credentials(write(R"({"auths": {}})", 0644), "docker.io");
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is open to others (mode 644): chmod 600"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
+               Error);  // "nocolon"
+  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"), Error);
+  EXPECT_THROW(find_credentials(write("[1]"), "r.io"), Error);
+  // A helper holds it: anonymous, with a warning.
+  EXPECT_FALSE(find_credentials(write(R"({"credsStore": "desktop"})"), "r.io"));
+}
+
+}  // namespace
+}  // namespace hpai
