@@ -200,7 +200,7 @@ ImageFacts gather_image_facts(const ImageFs& image, const ImageConfig& config, i
 namespace hpai {
 
 InspectedImage::InspectedImage(const std::string& arg, const std::string& storage_dir) : name_(arg) {
-  LocatedImage located = locate_image(arg, Storage::chosen(storage_dir, Environment::from_process()));
+  LocatedImage located = locate_image(arg, storage_dir, Environment::from_process());
   struct stat st {};
   if (located.stored) {
     fs_ = open_directory_image(located.path);

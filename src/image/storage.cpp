@@ -210,25 +210,27 @@ void remove_tree(const std::string& path) {
   if (ec) throw Error("can't remove " + path + ": " + ec.message());
 }
 
-LocatedImage locate_image(const std::string& arg, const Storage& storage) {
+LocatedImage locate_image(const std::string& arg, const std::string& storage_option, const Environment& env) {
   bool is_name = true;
   try {
     validate_image_name(arg);
   } catch (const Error&) {
     is_name = false;
   }
-  if (is_name && storage.has(arg)) {
+  std::optional<Storage> storage;
+  if (is_name) storage.emplace(Storage::chosen(storage_option, env));
+  if (storage && storage->has(arg)) {
     if (path_exists(arg))
       spdlog::warn(
           "{} is an image in storage {} and also a path here; using the stored image (write ./{} for the path)", arg,
-          storage.root(), arg);
-    return {storage.image_dir(arg), true};
+          storage->root(), arg);
+    return {storage->image_dir(arg), true};
   }
   auto path = real_path(arg);
   if (!path) {
     int err = errno;
     throw Error("can't find image " + arg + ": " + std::strerror(err) +
-                (is_name ? ", and no image of that name in storage " + storage.root() : std::string()));
+                (storage ? ", and no image of that name in storage " + storage->root() : std::string()));
   }
   return {*path, false};
 }

@@ -1,10 +1,10 @@
 #include "hpai/registry/auth.hpp"
 
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 
@@ -17,13 +17,15 @@ namespace hpai {
 
 namespace {
 
+bool ascii_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
 bool token_char(char c) {
-  return std::isalnum(static_cast<unsigned char>(c)) ||
-         std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+  return ascii_alnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
 std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
   return s;
 }
 
@@ -32,7 +34,7 @@ std::string percent_encode(std::string_view s) {
   std::string out;
   for (char c : s) {
     const auto u = static_cast<unsigned char>(c);
-    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+    if (ascii_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
       out += c;
     } else {
       out += '%';
@@ -96,32 +98,29 @@ class Scanner {
   std::size_t i_ = 0;
 };
 
+// Strict base64 (RFC 4648, padded): EVP_DecodeBlock alone skips whitespace and decodes
+// '=' anywhere as zero bits.
 std::optional<std::string> decode_base64(const std::string& text) {
-  if (text.size() % 4 != 0 || text.size() > (1 << 16)) return std::nullopt;
+  if (text.empty() || text.size() % 4 != 0 || text.size() > (1 << 16)) return std::nullopt;
+  const std::size_t pad = text.ends_with("==") ? 2 : text.ends_with("=") ? 1 : 0;
+  for (std::size_t i = 0; i < text.size() - pad; ++i)
+    if (!ascii_alnum(text[i]) && text[i] != '+' && text[i] != '/') return std::nullopt;
   std::string out(text.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
                                 reinterpret_cast<const unsigned char*>(text.data()), static_cast<int>(text.size()));
-  if (n < 0) return std::nullopt;
-  std::size_t len = static_cast<std::size_t>(n);
-  for (std::size_t pad = text.size(); pad > 0 && text[pad - 1] == '=' && len > 0; --pad) --len;  // EVP counts padding
-  out.resize(len);
+  if (n < 0 || static_cast<std::size_t>(n) != out.size()) return std::nullopt;
+  out.resize(out.size() - pad);
   return out;
 }
 
-// The keys docker may have written REGISTRY's entry under.
-std::vector<std::string> config_keys(const std::string& registry) {
-  std::vector<std::string> keys;
-  const std::vector<std::string> hosts = registry == kDockerHub
-                                             ? std::vector<std::string>{"index.docker.io", "docker.io", kDockerHubApi}
-                                             : std::vector<std::string>{registry};
-  if (registry == kDockerHub) keys.push_back("https://index.docker.io/v1/");
-  for (const auto& h : hosts)
-    for (const char* form : {"", "https://", "http://"}) {
-      keys.push_back(form + h);
-      if (*form) keys.push_back(form + h + "/v1/");
-      if (*form) keys.push_back(form + h + "/v2/");
-    }
-  return keys;
+// An "auths" key as docker compares it: the host, without scheme and path
+// ("https://index.docker.io/v1/" -> "index.docker.io"), Docker Hub's names as one.
+std::string auths_host(std::string_view key) {
+  for (std::string_view scheme : {"https://", "http://"})
+    if (key.starts_with(scheme)) key.remove_prefix(scheme.size());
+  key = key.substr(0, key.find('/'));
+  const std::string host = lower(std::string(key));
+  return host == "index.docker.io" || host == "registry-1.docker.io" ? std::string(kDockerHub) : host;
 }
 
 }  // namespace
@@ -145,7 +144,8 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view value) {
     // Parameters until the next challenge: a token not followed by '='.
     while (!in.done()) {
       const std::size_t mark = in.pos();
-      in.eat(',');
+      while (in.eat(',')) {
+      }  // empty list elements are allowed (RFC 7230 section 7)
       const std::string name = in.token();
       if (name.empty() || !in.eat('=')) {
         in.seek(mark);
@@ -171,6 +171,10 @@ std::string token_request_url(const AuthChallenge& c, const std::vector<std::str
   if (url.empty()) throw Error("the registry's Bearer challenge names no realm (token server)");
   if (!url.starts_with("https://") && !url.starts_with("http://"))
     throw Error("the registry's token realm \"" + url + "\" is not an http(s) URL");
+  for (char ch : url)
+    if (static_cast<unsigned char>(ch) <= ' ' || static_cast<unsigned char>(ch) >= 0x7f || ch == '#')
+      throw Error("the registry's token realm \"" + url +
+                  "\" is not a plain URL (a space, control character or fragment)");
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   auto add = [&](const std::string& k, const std::string& v) {
     url += sep + k + "=" + percent_encode(v);
@@ -190,11 +194,12 @@ std::string docker_config_path(const std::string& home, const std::string& docke
 }
 
 std::optional<RegistryCredentials> find_credentials(const std::string& file, const std::string& registry) {
+  // The file read is the file checked: opened once (a symlink followed, as docker does),
+  // its owner and mode asked of the fd.
+  UniqueFd fd = open_regular(AT_FDCWD, file, Resolve::Host, "credentials file " + file);
+  if (!fd) return std::nullopt;
   struct stat st {};
-  if (lstat(file.c_str(), &st) != 0) {
-    if (errno == ENOENT || errno == ENOTDIR) return std::nullopt;
-    throw_errno("can't examine credentials file " + file);
-  }
+  if (fstat(fd.get(), &st) != 0) throw_errno("can't examine credentials file " + file);
   if (st.st_uid != getuid())
     throw Error("credentials file " + file + " is not yours (uid " + std::to_string(st.st_uid) +
                 "): hpai reads registry passwords only from a file of your own");
@@ -203,13 +208,13 @@ std::optional<RegistryCredentials> find_credentials(const std::string& file, con
     std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
     throw Error("credentials file " + file + " is open to others (mode " + mode + "): chmod 600 " + file);
   }
-  const nlohmann::json doc = parse_json(read_host_file(file, kMaxSmallFile, "credentials file " + file), file);
+  const nlohmann::json doc = parse_json(read_bounded(fd.get(), kMaxSmallFile, "credentials file " + file), file);
   if (!doc.is_object()) throw Error("credentials file " + file + ": not a JSON object");
   const nlohmann::json* entry = nullptr;
   if (auto a = doc.find("auths"); a != doc.end() && a->is_object())
-    for (const auto& key : config_keys(registry))
-      if (auto e = a->find(key); e != a->end() && e->is_object()) {
-        entry = &*e;
+    for (const auto& [key, value] : a->items())
+      if (value.is_object() && auths_host(key) == auths_host(registry)) {
+        entry = &value;
         break;
       }
   if (!entry) {
@@ -218,8 +223,8 @@ std::optional<RegistryCredentials> find_credentials(const std::string& file, con
     auto helpers = doc.find("credHelpers");
     if ((helpers != doc.end() && helpers->is_object() && helpers->contains(registry)) || doc.contains("credsStore"))
       spdlog::warn(
-          "{}: {}'s credentials may be in a docker credential helper, which hpai does not run; pulling "
-          "anonymously (hpai-image login {} stores them where hpai reads them)",
+          "{}: {}'s credentials may be in a docker credential helper, which hpai does not run; going on "
+          "without (an \"auths\" entry for {} in a credentials file of your own is read)",
           file, registry, registry);
     return std::nullopt;
   }

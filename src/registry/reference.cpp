@@ -10,7 +10,9 @@ namespace hpai {
 
 namespace {
 
+// ASCII only, whatever the locale: a reference names the same image everywhere.
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+bool ascii_alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
 
 // alpha-numeric (separator alpha-numeric)*, separator := [_.] | "__" | "-"+
 bool valid_component(std::string_view c) {
@@ -31,28 +33,42 @@ bool valid_component(std::string_view c) {
 }
 
 bool valid_tag(std::string_view t) {
-  auto word = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+  auto word = [](char c) { return ascii_alnum(c) || c == '_'; };
   if (t.empty() || t.size() > 128 || !word(t.front())) return false;
   for (char c : t)
     if (!word(c) && c != '.' && c != '-') return false;
   return true;
 }
 
-// host[:port], host being dot-separated labels of letters, digits and dashes.
+// host[:port]: dot-separated labels of letters, digits and dashes, or an IPv6 address
+// in brackets ("[::1]:5000").
 bool valid_registry(std::string_view r) {
-  const std::size_t colon = r.rfind(':');
-  std::string_view host = r.substr(0, colon);
-  if (colon != std::string_view::npos) {
-    const std::string_view port = r.substr(colon + 1);
+  std::string_view host = r, port;
+  if (r.starts_with('[')) {
+    const std::size_t close = r.find(']');
+    if (close == std::string_view::npos) return false;
+    host = r.substr(1, close - 1);
+    const std::string_view after = r.substr(close + 1);
+    if (!after.empty() && !after.starts_with(':')) return false;
+    if (!after.empty()) port = after.substr(1);
+    if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return false;
+    if (after.empty()) return true;
+  } else if (const std::size_t colon = r.rfind(':'); colon != std::string_view::npos) {
+    host = r.substr(0, colon);
+    port = r.substr(colon + 1);
+    if (port.empty()) return false;
+  }
+  if (!port.empty() || r.back() == ':') {
     if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
         std::stoi(std::string(port)) > 65535)
       return false;
   }
+  if (r.starts_with('[')) return true;
   if (host.empty()) return false;
   for (std::string_view label : split_fields(host, '.')) {
     if (label.empty() || label.front() == '-' || label.back() == '-') return false;
     for (char c : label)
-      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-') return false;
+      if (!ascii_alnum(c) && c != '-') return false;
   }
   return true;
 }
@@ -75,8 +91,9 @@ std::string ImageReference::storage_name() const {
   } else {
     name = registry + "/" + name;
   }
-  if (!tag.empty()) return name + ":" + tag;
-  return name + "@" + digest.substr(0, 7 + 12);  // "sha256:" and 12 digits, as docker shows it
+  if (!tag.empty()) name += ":" + tag;
+  if (!digest.empty()) name += "@" + digest;  // a pinned image is stored as pinned
+  return name;
 }
 
 ImageReference parse_image_reference(std::string_view text) {
@@ -105,8 +122,7 @@ ImageReference parse_image_reference(std::string_view text) {
   if (r.tag.empty() && r.digest.empty()) r.tag = "latest";
   const std::size_t first = rest.find('/');
   const std::string_view head = rest.substr(0, first);
-  const bool has_upper =
-      std::any_of(head.begin(), head.end(), [](char c) { return std::isupper(static_cast<unsigned char>(c)); });
+  const bool has_upper = std::any_of(head.begin(), head.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
   if (first != std::string_view::npos &&
       (head.find_first_of(".:") != std::string_view::npos || head == "localhost" || has_upper)) {
     r.registry = std::string(head);
@@ -115,7 +131,7 @@ ImageReference parse_image_reference(std::string_view text) {
   } else {
     r.registry = kDockerHub;
   }
-  if (r.registry == "index.docker.io" || r.registry == "registry-1.docker.io") r.registry = kDockerHub;
+  if (r.registry == "index.docker.io") r.registry = kDockerHub;  // docker's legacy name; nothing else is mapped
   r.repository = std::string(rest);
   if (r.registry == kDockerHub && r.repository.find('/') == std::string::npos) r.repository = "library/" + r.repository;
   for (std::string_view c : split_fields(r.repository, '/'))

@@ -67,7 +67,7 @@ struct RunImage {
   std::shared_ptr<UniqueFd> squashfs;
 };
 RunImage locate_run_image(const std::string& arg, const HostContext& host, const std::string& storage_dir) {
-  LocatedImage image = locate_image(arg, Storage::chosen(storage_dir, host.env));
+  LocatedImage image = locate_image(arg, storage_dir, host.env);
   if (image.stored) return {image.path, nullptr};
   if (!is_directory(image.path)) {
     if (UniqueFd fd = open_squashfs_file(image.path)) return {image.path, std::make_shared<UniqueFd>(std::move(fd))};

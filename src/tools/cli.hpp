@@ -6,7 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <cstdio>
 #include <functional>
+#include <string_view>
 
 #include "hpai/base/error.hpp"
 #include "hpai/base/log.hpp"
@@ -24,5 +26,8 @@ inline int run_tool(CLI::App& app, int argc, char** argv, const char* program, c
   init_logging(program, verbosity());
   return report_errors(body);
 }
+
+// A report as it is, NULs and all (an image's label may hold one; fputs would stop there).
+inline void print(std::string_view text, std::FILE* to = stdout) { std::fwrite(text.data(), 1, text.size(), to); }
 
 }  // namespace hpai

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
           if (!profiles.empty()) p = load_profile(find_profile(profiles.front(), search), search);
           o.profile = p ? &*p : nullptr;
           auto checks = check_host(o);
-          std::fputs((json ? host_checks_json(checks) : host_checks_text(checks)).c_str(), stdout);
+          print((json ? host_checks_json(checks) : host_checks_text(checks)));
           return std::any_of(checks.begin(), checks.end(),
                              [](const HostCheck& c) { return c.verdict == Verdict::Fail; })
                      ? 1
@@ -138,12 +138,12 @@ int main(int argc, char** argv) {
           // The images fit for the site, one per line (a pilot picks from these).
           for (const auto& rep : reports)
             if (all_passed(rep.results)) std::puts(rep.facts.image.c_str());
-          if (json) std::fputs(report_json(reports).c_str(), stderr);
+          if (json) print(report_json(reports), stderr);
           return std::any_of(reports.begin(), reports.end(), [](const ImageReport& r) { return all_passed(r.results); })
                      ? 0
                      : 1;
         }
-        std::fputs((json ? report_json(reports) : report_text(reports)).c_str(), stdout);
+        print((json ? report_json(reports) : report_text(reports)));
         return failed ? 1 : 0;
       });
 }

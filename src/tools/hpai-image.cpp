@@ -103,7 +103,7 @@ int main(int argc, char** argv) {
           imp.format = parse_image_format(import_format);
           imp.progress = quiet == 0 && isatty(2);
           ImportResult r = import_image(storage, imp);
-          if (quiet == 0) std::fputs(import_summary(r).c_str(), stdout);  // with -q the exit status says it all
+          if (quiet == 0) print(import_summary(r));  // with -q the exit status says it all
           if (r.stats.rejected > 0)
             spdlog::warn(
                 "{}: skipped {} unsafe member(s) (paths with \"..\" or links leaving the image); -v lists them", r.name,
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
               ++broken;
               spdlog::warn("{}: {}", i.name, i.error);
             }
-          std::fputs((list_json ? image_list_json(images) : image_list_text(images)).c_str(), stdout);
+          print((list_json ? image_list_json(images) : image_list_text(images)));
           if (broken > 0)
             spdlog::warn("{} image(s) with unreadable metadata; hpai-image rm NAME, then import again", broken);
         } else if (*rm_cmd) {
@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
         } else if (*inspect_cmd) {
           StoredImage image{name, need(name), std::nullopt, ""};
           image.config = read_image_config(image.dir);
-          std::fputs((inspect_json ? image_inspect_json(image) : image_inspect_text(image)).c_str(), stdout);
+          print((inspect_json ? image_inspect_json(image) : image_inspect_text(image)));
         } else if (*export_cmd) {
           std::string dir = need(name);
           NameLock lock = storage.lock(name);

@@ -165,7 +165,7 @@ int main(int argc, char** argv) {
           return 1;
         }
         NvmlInfo nvml = d->nvml.empty() ? NvmlInfo{false, "", 0, 0, "no libnvidia-ml"} : query_nvml(d->nvml);
-        std::fputs((as_json ? driver_report_json(*d, nvml) : driver_report_text(*d, nvml, ld_cache)).c_str(), stdout);
+        print((as_json ? driver_report_json(*d, nvml) : driver_report_text(*d, nvml, ld_cache)));
         return 0;
       });
 }

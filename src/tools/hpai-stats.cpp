@@ -20,7 +20,7 @@ int main(int argc, char** argv) {
   return run_tool(
       app, argc, argv, "hpai-stats", [&] { return 0; },
       [&]() -> int {
-        std::fputs(merge_stats(files, json).c_str(), stdout);
+        print(merge_stats(files, json));
         return 0;
       });
 }

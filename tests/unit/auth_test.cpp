@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 
@@ -39,6 +40,9 @@ TEST(WwwAuthenticate, QuotesCommasEscapesAndSeveralChallenges) {
   EXPECT_EQ(c[1].param("realm"), "https://t.example/token?x=1");
   EXPECT_EQ(c[1].param("error"), "insufficient_scope");
   EXPECT_EQ(token_request_url(c[1], {"s"}), "https://t.example/token?x=1&scope=s");
+  EXPECT_EQ(parse_www_authenticate(R"(Bearer realm="a",,service="b")")[0].param("service"), "b");  // empty elements
+  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/token#x")")[0], {}), Error);
+  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/to ken")")[0], {}), Error);
   EXPECT_THROW(parse_www_authenticate(R"(Bearer realm="open)"), Error);
   EXPECT_THROW(parse_www_authenticate(""), Error);
   EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer service=x")[0], {}), Error);  // no realm
@@ -61,7 +65,7 @@ TEST_F(Credentials, DockerLoginEntriesByEveryKeyDockerWrites) {
   const std::string file = write(R"({"auths": {
       "https://index.docker.io/v1/": {"auth": "YWxpY2U6czNjcjp0"},
       "localhost:5000": {"auth": "Ym9iOnB3"},
-      "https://ghcr.io": {"username": "carol", "password": "tok"},
+      "https://ghcr.io/": {"username": "carol", "password": "tok"},
       "quay.io": {"identitytoken": "refresh"}}})");
   auto hub = find_credentials(file, "docker.io");
   ASSERT_TRUE(hub);
@@ -89,7 +93,17 @@ TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
   EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
                Error);  // "nocolon"
   EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"), Error);
+  for (const char* loose : {"YTpiYw==    ", "YQ==YTpi", "YWJj====", "YTpi\nYw=="})  // padding inside, spaces
+    EXPECT_THROW(find_credentials(write(std::string(R"({"auths": {"r.io": {"auth": ")") + loose + R"("}}})"), "r.io"),
+                 Error)
+        << loose;
+  EXPECT_EQ(find_credentials(write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})"), "r.io")->password, "bc");
   EXPECT_THROW(find_credentials(write("[1]"), "r.io"), Error);
+  // A symlink to the user's own private file is followed; the file's own mode counts.
+  const std::string real = write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})");
+  const std::string link = dir_.path() + "/link.json";
+  ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
+  EXPECT_EQ(find_credentials(link, "r.io")->username, "a");
   // A helper holds it: anonymous, with a warning.
   EXPECT_FALSE(find_credentials(write(R"({"credsStore": "desktop"})"), "r.io"));
 }

@@ -193,6 +193,16 @@ TEST_F(PlanTest, WorkdirAndCommand) {
   EXPECT_NE(error_of(opts_).find("no command given, and image"), std::string::npos);
 }
 
+// A path is a path: storage is asked only about names, so one that can't be used (not
+// mounted on this node, or planted by another user) fails names, never a path.
+TEST_F(PlanTest, APathNeedsNoStorage) {
+  fs::create_symlink(dir_ + "/no/such/scratch", dir_ + "/storage");
+  host_.env.set("HPAI_STORAGE", dir_ + "/storage");
+  EXPECT_EQ(make_plan(opts_, host_).image, fs::canonical(image_).string());
+  opts_.image = "stored";
+  EXPECT_NE(error_of(opts_).find("storage"), std::string::npos) << error_of(opts_);
+}
+
 TEST_F(PlanTest, ImageMustBeADirectoryOtherThanRoot) {
   opts_.image = "/";
   EXPECT_NE(error_of(opts_).find("is the host's root directory"), std::string::npos);

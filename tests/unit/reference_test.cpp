@@ -23,9 +23,9 @@ TEST(ImageReference, DockerHubDefaults) {
   EXPECT_EQ(r.repository, "pytorch/pytorch");
   EXPECT_EQ(r.tag, "2.3.0-cuda12.1-cudnn8-runtime");
   EXPECT_EQ(r.storage_name(), "pytorch/pytorch:2.3.0-cuda12.1-cudnn8-runtime");
-  for (const char* alias :
-       {"index.docker.io/library/debian:12", "docker.io/debian:12", "registry-1.docker.io/debian:12"})
+  for (const char* alias : {"index.docker.io/library/debian:12", "docker.io/debian:12", "docker.io/library/debian:12"})
     EXPECT_EQ(parse_image_reference(alias).str(), "docker.io/library/debian:12") << alias;
+  EXPECT_EQ(parse_image_reference("registry-1.docker.io/x").str(), "registry-1.docker.io/x:latest");  // as docker
 }
 
 TEST(ImageReference, RegistriesPortsTagsAndDigests) {
@@ -45,11 +45,15 @@ TEST(ImageReference, RegistriesPortsTagsAndDigests) {
   EXPECT_EQ(r.tag, "");
   EXPECT_EQ(r.digest, kDigest);
   EXPECT_EQ(r.manifest_reference(), kDigest);
-  EXPECT_EQ(r.storage_name(), "ghcr.io/o/i@sha256:aaaaaaaaaaaa");
+  EXPECT_EQ(r.storage_name(), "ghcr.io/o/i@" + kDigest);
   r = parse_image_reference("ghcr.io/o/i:1@" + kDigest);  // the digest pins, the tag names
   EXPECT_EQ(r.tag, "1");
   EXPECT_EQ(r.manifest_reference(), kDigest);
   EXPECT_EQ(r.str(), "ghcr.io/o/i:1@" + kDigest);
+  EXPECT_EQ(r.storage_name(), "ghcr.io/o/i:1@" + kDigest);
+  r = parse_image_reference("[::1]:5000/app");
+  EXPECT_EQ(r.registry, "[::1]:5000");
+  EXPECT_EQ(parse_image_reference("[fe80::1]/app").registry, "[fe80::1]");
   EXPECT_EQ(parse_image_reference("a.b-c__d---e").repository, "library/a.b-c__d---e");
 }
 
@@ -69,6 +73,10 @@ TEST(ImageReference, WhatIsNotAReferenceSaysWhy) {
       {"a/b..c", "repository component \"b..c\""},
       {"host:99999/a", "registry \"host:99999\""},
       {"-bad.io/a", "registry \"-bad.io\""},
+      {"[::1/a", "registry \"[::1\""},
+      {"[::1]x/a", "registry \"[::1]x\""},
+      {"caf\xc3\xa9.io/a", "registry"},
+      {"debian:t\xc9g", "tag"},
   };
   for (const auto& [text, want] : cases) {
     try {

@@ -11,6 +11,7 @@
 // could write it could swap the images the user runs. It is made 0700.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -87,11 +88,13 @@ struct LocatedImage {
   bool stored = false;  // ARG named an image in storage
 };
 
-// ARG names an image in STORAGE when storage has one by that name (as ch-run decides):
-// a directory someone else can write, the working directory included, must not shadow
-// what the user stored (a warning says so). Otherwise it is a host path, which must
-// exist: Error "can't find image ARG: ..., and no image of that name in storage ROOT".
-// A path that starts with "/" or "." is never a name.
-LocatedImage locate_image(const std::string& arg, const Storage& storage);
+// ARG names an image in storage (Storage::chosen(STORAGE_OPTION, ENV)) when storage has
+// one by that name (as ch-run decides): a directory someone else can write, the working
+// directory included, must not shadow what the user stored (a warning says so).
+// Otherwise it is a host path, which must exist: Error "can't find image ARG: ..., and
+// no image of that name in storage ROOT". A path that starts with "/" or "." is never a
+// name, and storage is not looked at for it (a storage that can't be used then fails
+// only the names).
+LocatedImage locate_image(const std::string& arg, const std::string& storage_option, const Environment& env);
 
 }  // namespace hpai

@@ -37,11 +37,12 @@ struct RegistryCredentials {
   std::string identity_token;  // docker's "identitytoken": an OAuth refresh token
 };
 
-// The credentials FILE holds for REGISTRY (a reference's registry: "docker.io" also
-// matches docker's "https://index.docker.io/v1/" key), or nullopt. The file must be the
-// user's and readable by nobody else (it holds secrets: Error with the fix otherwise);
+// The credentials FILE holds for REGISTRY, or nullopt: the "auths" entry whose key's
+// host (scheme and path dropped, as docker compares them; "https://index.docker.io/v1/"
+// is Docker Hub) is REGISTRY's. The file (a symlink followed) must be the user's and
+// open to nobody else, checked on the fd that is read (Error with the fix otherwise);
 // a missing file is no credentials. Credential helpers ("credsStore", "credHelpers")
-// are not run: an entry found only there is an Error saying to use a file instead.
+// are not run: a registry found only there is pulled from without, with a warning.
 std::optional<RegistryCredentials> find_credentials(const std::string& file, const std::string& registry);
 
 // ~/.docker/config.json, or $DOCKER_CONFIG/config.json, as docker looks it up.

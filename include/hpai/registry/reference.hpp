@@ -25,7 +25,9 @@ struct ImageReference {
   // What the manifest is asked for by: the digest when pinned, else the tag.
   const std::string& manifest_reference() const { return digest.empty() ? tag : digest; }
   // A name for storage: "debian:12" for Docker Hub's library images, else
-  // "REGISTRY/REPO:TAG" without "docker.io/" ("nvidia/cuda:12.4.1-base-ubuntu22.04").
+  // "REGISTRY/REPO:TAG" without "docker.io/" ("nvidia/cuda:12.4.1-base-ubuntu22.04");
+  // "@sha256:..." follows when the reference is pinned, so a pin is never satisfied by
+  // what a tag named before.
   std::string storage_name() const;
 };
 
