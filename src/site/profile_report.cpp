@@ -3,8 +3,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+
 #include "hpai/base/error.hpp"
 #include "hpai/base/host_fs.hpp"
+#include "hpai/base/json_source.hpp"
 #include "hpai/site/ld_cache.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/nvidia.hpp"
@@ -155,6 +159,86 @@ json profile_to_json(const Profile& p) {
   if (p.launcher.gpu_per_rank) lj["gpu_per_rank"] = *p.launcher.gpu_per_rank;
   if (!lj.empty()) j["launcher"] = lj;
   return j;
+}
+
+namespace {
+
+json diagnostics_json(const Diagnostics& diags) {
+  json a = json::array();
+  for (const auto& d : diags)
+    a.push_back({{"severity", d.severity == ProfileDiagnostic::Severity::Error ? "error" : "warning"},
+                 {"file", d.where.file},
+                 {"line", d.where.line},
+                 {"column", d.where.column},
+                 {"message", d.message}});
+  return a;
+}
+
+}  // namespace
+
+ProfileCheck check_profile_named(const std::string& name, const std::vector<std::string>& search, bool schema_only) {
+  ProfileCheck c{name, {}};
+  std::string path;
+  try {
+    path = find_profile(name, search);
+    c.profile = path;
+    Profile p = read_profile(path, search, c.diags);
+    if (!schema_only && !has_errors(c.diags)) check_profile_host(p, c.diags);
+  } catch (const JsonSyntaxError& e) {  // FILE:LINE:COL: error: ..., as editors read it
+    c.diags.push_back({ProfileDiagnostic::Severity::Error, e.pos(), e.message()});
+  } catch (const Error& e) {  // unreadable
+    c.diags.push_back({ProfileDiagnostic::Severity::Error, SourcePos{path.empty() ? name : path}, e.what()});
+  }
+  return c;
+}
+
+std::string profile_check_line(const ProfileCheck& c) {
+  return c.profile + ": " + (has_errors(c.diags) ? "INVALID" : c.diags.empty() ? "ok" : "ok (with warnings)") + "\n";
+}
+
+std::string profile_checks_json(const std::vector<ProfileCheck>& checks) {
+  json all = json::array();
+  for (const auto& c : checks)
+    all.push_back(
+        {{"profile", c.profile}, {"valid", !has_errors(c.diags)}, {"diagnostics", diagnostics_json(c.diags)}});
+  return all.dump(2) + "\n";
+}
+
+std::string profile_show_json(const Profile& p) {
+  json j = profile_to_json(p);
+  j["files"] = p.files;
+  return j.dump(2) + "\n";
+}
+
+std::string profile_listing(const std::vector<std::string>& search) {
+  std::vector<std::string> dirs = search;
+  dirs.push_back(recipe_profile_dir());  // listed last: recipes, active only when named
+  std::string out;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    if (!std::filesystem::is_directory(dir, ec)) {
+      out += dir + ": (none)\n";
+      continue;
+    }
+    out += dir + ":" + (dir == recipe_profile_dir() ? " (recipes: used when named, e.g. --profile NAME)" : "") + "\n";
+    std::vector<std::string> files;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.path().extension() == ".json") files.push_back(e.path().string());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      Diagnostics diags;
+      std::string desc;
+      try {
+        desc = read_profile(f, search, diags).description;
+      } catch (const Error&) {
+        desc = "(unreadable)";
+      }
+      std::string stem = std::filesystem::path(f).stem().string();
+      stem.resize(std::max<std::size_t>(stem.size(), 20), ' ');
+      out += "  " + stem + " " + (has_errors(diags) ? "(INVALID) " : "") + desc + "\n";
+    }
+  }
+  return out;
 }
 
 }  // namespace hpai

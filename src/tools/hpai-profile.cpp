@@ -1,8 +1,7 @@
 // hpai-profile: parse the command line, then let the library check, show and list
 // site profiles and describe the host's NVIDIA driver.
+#include <algorithm>
 #include <cstdio>
-#include <filesystem>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -19,7 +18,6 @@
 namespace {
 
 using namespace hpai;
-using nlohmann::json;
 
 constexpr const char* kFooter = R"(
 Profiles are JSON files (docs/site-profiles.md). A NAME is looked up as NAME.json in
@@ -34,17 +32,6 @@ EXAMPLES
   hpai-profile check --schema-only recipes/*.json      # on a machine that isn't the site
   hpai-profile show lrz --json
   hpai-profile nvidia)";
-
-json diagnostics_json(const Diagnostics& diags) {
-  json a = json::array();
-  for (const auto& d : diags)
-    a.push_back({{"severity", d.severity == ProfileDiagnostic::Severity::Error ? "error" : "warning"},
-                 {"file", d.where.file},
-                 {"line", d.where.line},
-                 {"column", d.where.column},
-                 {"message", d.message}});
-  return a;
-}
 
 }  // namespace
 
@@ -85,72 +72,26 @@ int main(int argc, char** argv) {
         const std::vector<std::string> search = profile_search_path(env);
 
         if (*check_cmd) {
-          bool failed = false;
-          json all = json::array();
+          std::vector<ProfileCheck> checks;
           for (const auto& n : names) {
-            Diagnostics diags;
-            std::string path;
-            try {
-              path = find_profile(n, search);
-              Profile p = read_profile(path, search, diags);
-              if (!schema_only && !has_errors(diags)) check_profile_host(p, diags);
-            } catch (const JsonSyntaxError& e) {  // FILE:LINE:COL: error: ..., as editors read it
-              diags.push_back({ProfileDiagnostic::Severity::Error, e.pos(), e.message()});
-            } catch (const Error& e) {  // unreadable
-              diags.push_back({ProfileDiagnostic::Severity::Error, SourcePos{path.empty() ? n : path}, e.what()});
-            }
-            failed = failed || has_errors(diags);
-            if (as_json) {
-              all.push_back({{"profile", path.empty() ? n : path},
-                             {"valid", !has_errors(diags)},
-                             {"diagnostics", diagnostics_json(diags)}});
-              continue;
-            }
-            for (const auto& d : diags) std::fprintf(stderr, "%s\n", d.str().c_str());
-            std::printf("%s: %s\n", (path.empty() ? n : path).c_str(),
-                        has_errors(diags) ? "INVALID"
-                        : diags.empty()   ? "ok"
-                                          : "ok (with warnings)");
+            checks.push_back(check_profile_named(n, search, schema_only));
+            if (as_json) continue;
+            for (const auto& d : checks.back().diags) print(d.str() + "\n", stderr);
+            print(profile_check_line(checks.back()));
           }
-          if (as_json) std::puts(all.dump(2).c_str());
-          return failed ? 1 : 0;
+          if (as_json) print(profile_checks_json(checks));
+          return std::any_of(checks.begin(), checks.end(), [](const ProfileCheck& c) { return has_errors(c.diags); })
+                     ? 1
+                     : 0;
         }
         if (*show_cmd) {
           std::optional<std::string> path = name.empty() ? find_default_profile(search) : find_profile(name, search);
           if (!path) throw Error("no site default profile (default.json) on the search path; name one");
-          Profile p = load_profile(*path, search);
-          json j = profile_to_json(p);
-          j["files"] = p.files;
-          std::puts(j.dump(2).c_str());
+          print(profile_show_json(load_profile(*path, search)));
           return 0;
         }
         if (*list_cmd) {
-          std::vector<std::string> dirs = search;
-          dirs.push_back(recipe_profile_dir());  // listed last: recipes, active only when named
-          for (const auto& dir : dirs) {
-            std::error_code ec;
-            if (!std::filesystem::is_directory(dir, ec)) {
-              std::printf("%s: (none)\n", dir.c_str());
-              continue;
-            }
-            std::printf("%s:%s\n", dir.c_str(),
-                        dir == recipe_profile_dir() ? " (recipes: used when named, e.g. --profile NAME)" : "");
-            std::vector<std::string> files;
-            for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-              if (e.path().extension() == ".json") files.push_back(e.path().string());
-            std::sort(files.begin(), files.end());
-            for (const auto& f : files) {
-              Diagnostics diags;
-              std::string desc;
-              try {
-                desc = read_profile(f, search, diags).description;
-              } catch (const Error& e) {
-                desc = "(unreadable)";
-              }
-              std::printf("  %-20s %s%s\n", std::filesystem::path(f).stem().c_str(),
-                          has_errors(diags) ? "(INVALID) " : "", desc.c_str());
-            }
-          }
+          print(profile_listing(search));
           return 0;
         }
         // nvidia
