@@ -40,30 +40,24 @@ bool valid_tag(std::string_view t) {
   return true;
 }
 
-// host[:port]: dot-separated labels of letters, digits and dashes, or an IPv6 address
-// in brackets ("[::1]:5000").
+bool valid_port(std::string_view port) {
+  return !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos &&
+         std::stoi(std::string(port)) <= 65535;
+}
+
+// HOST[:PORT]: HOST dot-separated labels of letters, digits and dashes, or an IPv6
+// address in brackets ("[::1]:5000").
 bool valid_registry(std::string_view r) {
-  std::string_view host = r, port;
   if (r.starts_with('[')) {
     const std::size_t close = r.find(']');
-    if (close == std::string_view::npos) return false;
-    host = r.substr(1, close - 1);
-    const std::string_view after = r.substr(close + 1);
-    if (!after.empty() && !after.starts_with(':')) return false;
-    if (!after.empty()) port = after.substr(1);
-    if (host.empty() || host.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return false;
-    if (after.empty()) return true;
-  } else if (const std::size_t colon = r.rfind(':'); colon != std::string_view::npos) {
-    host = r.substr(0, colon);
-    port = r.substr(colon + 1);
-    if (port.empty()) return false;
+    if (close == std::string_view::npos || close == 1) return false;
+    const std::string_view address = r.substr(1, close - 1), after = r.substr(close + 1);
+    if (address.find_first_not_of("0123456789abcdefABCDEF:.") != std::string_view::npos) return false;
+    return after.empty() || (after.front() == ':' && valid_port(after.substr(1)));
   }
-  if (!port.empty() || r.back() == ':') {
-    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos ||
-        std::stoi(std::string(port)) > 65535)
-      return false;
-  }
-  if (r.starts_with('[')) return true;
+  const std::size_t colon = r.find(':');
+  if (colon != std::string_view::npos && !valid_port(r.substr(colon + 1))) return false;
+  const std::string_view host = r.substr(0, colon);
   if (host.empty()) return false;
   for (std::string_view label : split_fields(host, '.')) {
     if (label.empty() || label.front() == '-' || label.back() == '-') return false;
