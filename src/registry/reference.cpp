@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/path_text.hpp"
 
@@ -12,7 +13,6 @@ namespace {
 
 // ASCII only, whatever the locale: a reference names the same image everywhere.
 bool lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool ascii_alnum(char c) { return lower_alnum(c) || (c >= 'A' && c <= 'Z'); }
 
 // alpha-numeric (separator alpha-numeric)*, separator := [_.] | "__" | "-"+
 bool valid_component(std::string_view c) {
@@ -100,10 +100,11 @@ ImageReference parse_image_reference(std::string_view text) {
   if (const std::size_t at = rest.find('@'); at != std::string_view::npos) {
     r.digest = std::string(rest.substr(at + 1));
     rest = rest.substr(0, at);
-    const std::string_view hex = std::string_view(r.digest).substr(std::min<std::size_t>(7, r.digest.size()));
-    if (!r.digest.starts_with("sha256:") || hex.size() != 64 ||
-        hex.find_first_not_of("0123456789abcdef") != std::string_view::npos)
+    try {
+      sha256_hex_of_digest(r.digest, "image reference");
+    } catch (const Error&) {
       throw bad("a digest is sha256: and 64 lower-case hex digits");
+    }
   }
   // A ':' after the last '/' starts the tag (one before it is a registry's port).
   const std::size_t slash = rest.rfind('/');

@@ -3,9 +3,13 @@
 // (image/path_in_root, run/mount_tree).
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
 #include <string>
+
+#include "temp_dir.hpp"
 
 namespace hpai::test {
 
@@ -22,5 +26,16 @@ inline void make_linked_tree(const std::string& root) {
   fs::create_symlink("loop1", root + "/loop2");
   fs::create_symlink("/nonexistent/deeper", root + "/dangling");
 }
+
+// A fresh linked tree for each test, at root_.
+class LinkedTreeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = tmp_.path();
+    make_linked_tree(root_);
+  }
+  TempDir tmp_;
+  std::string root_;
+};
 
 }  // namespace hpai::test

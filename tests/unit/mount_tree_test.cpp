@@ -20,15 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class MountTreeTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    root_ = tmp_.path();
-    test::make_linked_tree(root_);
-  }
-  test::TempDir tmp_;
-  std::string root_;
-};
+class MountTreeTest : public test::LinkedTreeTest {};
 
 // MountTree runs where hpai-run assembles a container: in its own namespaces.
 TEST_F(MountTreeTest, CreatesInsideTheRootOnly) {

@@ -16,15 +16,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-class PathInRoot : public ::testing::Test {
- protected:
-  void SetUp() override {
-    root_ = tmp_.path();
-    test::make_linked_tree(root_);
-  }
-  test::TempDir tmp_;
-  std::string root_;
-};
+class PathInRoot : public test::LinkedTreeTest {};
 
 TEST_F(PathInRoot, PlainPaths) {
   EXPECT_EQ(resolve_in_root(root_, "/etc/passwd").relative, "etc/passwd");

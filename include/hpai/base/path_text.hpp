@@ -25,6 +25,10 @@ std::string join_path(const std::vector<std::string>& parts);
 // "/a/b/c": absolute, no "", "." or ".." component, no trailing slash.
 bool is_plain_path(std::string_view path);
 
+// An ASCII letter or digit, whatever the locale (isalnum(3) takes Latin-1 letters in
+// some): names that registries and servers send are compared byte for byte.
+inline bool ascii_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+
 // The kernel's limit on symlinks followed in one resolution (MAXSYMLINKS).
 inline constexpr int kMaxSymlinks = 40;
 
