@@ -1,6 +1,6 @@
-// Registry authentication: WWW-Authenticate challenges as registries send them, token
-// requests, and credentials from docker's config file (and its refusal to read one
-// others can open).
+// Registry authentication: WWW-Authenticate challenges as registries send them,
+// token requests, and credentials from docker's config file (and its refusal to
+// read one others can open).
 #include "hpai/registry/auth.hpp"
 
 #include <gtest/gtest.h>
@@ -24,10 +24,13 @@ TEST(WwwAuthenticate, BearerAsDistributionSendsIt) {
   EXPECT_EQ(c[0].param("service"), "registry.docker.io");
   EXPECT_EQ(c[0].param("scope"), "repository:library/debian:pull");
   EXPECT_EQ(token_request_url(c[0], {}),
-            "https://auth.docker.io/token?service=registry.docker.io&scope=repository%3Alibrary%2Fdebian%3Apull");
+            "https://auth.docker.io/"
+            "token?service=registry.docker.io&scope=repository%3Alibrary%"
+            "2Fdebian%3Apull");
   EXPECT_EQ(token_request_url(c[0], {pull_scope("a/b"), pull_scope("c")}),
             "https://auth.docker.io/"
-            "token?service=registry.docker.io&scope=repository%3Aa%2Fb%3Apull&scope=repository%3Ac%3Apull");
+            "token?service=registry.docker.io&scope=repository%3Aa%2Fb%3Apull&"
+            "scope=repository%3Ac%3Apull");
 }
 
 TEST(WwwAuthenticate, QuotesCommasEscapesAndSeveralChallenges) {
@@ -39,19 +42,33 @@ TEST(WwwAuthenticate, QuotesCommasEscapesAndSeveralChallenges) {
   EXPECT_EQ(c[1].scheme, "bearer");
   EXPECT_EQ(c[1].param("realm"), "https://t.example/token?x=1");
   EXPECT_EQ(c[1].param("error"), "insufficient_scope");
-  EXPECT_EQ(token_request_url(c[1], {"s"}), "https://t.example/token?x=1&scope=s");
-  EXPECT_EQ(parse_www_authenticate(R"(Bearer realm="a",,service="b")")[0].param("service"), "b");  // empty elements
-  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/token#x")")[0], {}), Error);
-  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/to ken")")[0], {}), Error);
+  EXPECT_EQ(token_request_url(c[1], {"s"}),
+            "https://t.example/token?x=1&scope=s");
+  EXPECT_EQ(parse_www_authenticate(R"(Bearer realm="a",,service="b")")[0].param(
+                "service"),
+            "b"); // empty elements
+  EXPECT_THROW(
+      token_request_url(
+          parse_www_authenticate(R"(Bearer realm="https://a/token#x")")[0], {}),
+      Error);
+  EXPECT_THROW(
+      token_request_url(
+          parse_www_authenticate(R"(Bearer realm="https://a/to ken")")[0], {}),
+      Error);
   EXPECT_THROW(parse_www_authenticate(R"(Bearer realm="open)"), Error);
   EXPECT_THROW(parse_www_authenticate(""), Error);
-  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer service=x")[0], {}), Error);  // no realm
-  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer realm=file:///etc/passwd")[0], {}), Error);
+  EXPECT_THROW(
+      token_request_url(parse_www_authenticate("Bearer service=x")[0], {}),
+      Error); // no realm
+  EXPECT_THROW(
+      token_request_url(
+          parse_www_authenticate("Bearer realm=file:///etc/passwd")[0], {}),
+      Error);
 }
 
 class Credentials : public ::testing::Test {
- protected:
-  std::string write(const std::string& json, mode_t mode = 0600) {
+protected:
+  std::string write(const std::string &json, mode_t mode = 0600) {
     const std::string path = dir_.path() + "/config.json";
     std::ofstream(path) << json;
     EXPECT_EQ(chmod(path.c_str(), mode), 0);
@@ -70,7 +87,7 @@ TEST_F(Credentials, DockerLoginEntriesByEveryKeyDockerWrites) {
   auto hub = find_credentials(file, "docker.io");
   ASSERT_TRUE(hub);
   EXPECT_EQ(hub->username, "alice");
-  EXPECT_EQ(hub->password, "s3cr:t");  // only the first ':' separates
+  EXPECT_EQ(hub->password, "s3cr:t"); // only the first ':' separates
   auto local = find_credentials(file, "localhost:5000");
   ASSERT_TRUE(local);
   EXPECT_EQ(local->username, "bob");
@@ -87,26 +104,59 @@ TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
   try {
     find_credentials(write(R"({"auths": {}})", 0644), "docker.io");
     ADD_FAILURE();
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("is open to others (mode 644): chmod 600"), std::string::npos) << e.what();
+  } catch (const Error &e) {
+    EXPECT_NE(
+        std::string(e.what()).find("is open to others (mode 644): chmod 600"),
+        std::string::npos)
+        << e.what();
   }
-  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
-               Error);  // "nocolon"
-  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"), Error);
-  for (const char* loose : {"YTpiYw==    ", "YQ==YTpi", "YWJj====", "YTpi\nYw=="})  // padding inside, spaces
-    EXPECT_THROW(find_credentials(write(std::string(R"({"auths": {"r.io": {"auth": ")") + loose + R"("}}})"), "r.io"),
-                 Error)
+  EXPECT_THROW(
+      find_credentials(
+          write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
+      Error); // "nocolon"
+  EXPECT_THROW(find_credentials(
+                   write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"),
+               Error);
+  for (const char *loose : {"YTpiYw==    ", "YQ==YTpi",
+                            "YWJj====", "YTpi\nYw=="}) // padding inside, spaces
+    EXPECT_THROW(
+        find_credentials(write(std::string(R"({"auths": {"r.io": {"auth": ")") +
+                               loose + R"("}}})"),
+                         "r.io"),
+        Error)
         << loose;
-  EXPECT_EQ(find_credentials(write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})"), "r.io")->password, "bc");
+  EXPECT_EQ(find_credentials(
+                write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})"), "r.io")
+                ->password,
+            "bc");
   EXPECT_THROW(find_credentials(write("[1]"), "r.io"), Error);
-  // A symlink to the user's own private file is followed; the file's own mode counts.
-  const std::string real = write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})");
+  // A symlink to the user's own private file is followed; the file's own mode
+  // counts.
+  const std::string real =
+      write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})");
   const std::string link = dir_.path() + "/link.json";
   ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
   EXPECT_EQ(find_credentials(link, "r.io")->username, "a");
+  // A relative symlink too; a dangling one is no file (no credentials); a FIFO
+  // or a device in its place is refused at once, never read (no hang, no
+  // endless read).
+  const std::string rel = dir_.path() + "/rel.json";
+  ASSERT_EQ(symlink("config.json", rel.c_str()), 0);
+  EXPECT_EQ(find_credentials(rel, "r.io")->username, "a");
+  const std::string dangling = dir_.path() + "/dangling.json";
+  ASSERT_EQ(symlink("/nonexistent/config.json", dangling.c_str()), 0);
+  EXPECT_FALSE(find_credentials(dangling, "r.io"));
+  const std::string fifo = dir_.path() + "/fifo.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  EXPECT_THROW(find_credentials(fifo, "r.io"), Error);
+  const std::string zero = dir_.path() + "/zero.json";
+  ASSERT_EQ(symlink("/dev/zero", zero.c_str()), 0);
+  EXPECT_THROW(find_credentials(zero, "r.io"), Error);
+  EXPECT_EQ(find_credentials(real, "r.io")->password,
+            "bc"); // the file itself is left as it was
   // A helper holds it: anonymous, with a warning.
   EXPECT_FALSE(find_credentials(write(R"({"credsStore": "desktop"})"), "r.io"));
 }
 
-}  // namespace
-}  // namespace hpai
+} // namespace
+} // namespace hpai
