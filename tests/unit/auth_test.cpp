@@ -42,33 +42,21 @@ TEST(WwwAuthenticate, QuotesCommasEscapesAndSeveralChallenges) {
   EXPECT_EQ(c[1].scheme, "bearer");
   EXPECT_EQ(c[1].param("realm"), "https://t.example/token?x=1");
   EXPECT_EQ(c[1].param("error"), "insufficient_scope");
-  EXPECT_EQ(token_request_url(c[1], {"s"}),
-            "https://t.example/token?x=1&scope=s");
-  EXPECT_EQ(parse_www_authenticate(R"(Bearer realm="a",,service="b")")[0].param(
-                "service"),
-            "b"); // empty elements
-  EXPECT_THROW(
-      token_request_url(
-          parse_www_authenticate(R"(Bearer realm="https://a/token#x")")[0], {}),
-      Error);
-  EXPECT_THROW(
-      token_request_url(
-          parse_www_authenticate(R"(Bearer realm="https://a/to ken")")[0], {}),
-      Error);
+  EXPECT_EQ(token_request_url(c[1], {"s"}), "https://t.example/token?x=1&scope=s");
+  EXPECT_EQ(parse_www_authenticate(R"(Bearer realm="a",,service="b")")[0].param("service"),
+            "b");  // empty elements
+  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/token#x")")[0], {}), Error);
+  EXPECT_THROW(token_request_url(parse_www_authenticate(R"(Bearer realm="https://a/to ken")")[0], {}), Error);
   EXPECT_THROW(parse_www_authenticate(R"(Bearer realm="open)"), Error);
   EXPECT_THROW(parse_www_authenticate(""), Error);
-  EXPECT_THROW(
-      token_request_url(parse_www_authenticate("Bearer service=x")[0], {}),
-      Error); // no realm
-  EXPECT_THROW(
-      token_request_url(
-          parse_www_authenticate("Bearer realm=file:///etc/passwd")[0], {}),
-      Error);
+  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer service=x")[0], {}),
+               Error);  // no realm
+  EXPECT_THROW(token_request_url(parse_www_authenticate("Bearer realm=file:///etc/passwd")[0], {}), Error);
 }
 
 class Credentials : public ::testing::Test {
-protected:
-  std::string write(const std::string &json, mode_t mode = 0600) {
+ protected:
+  std::string write(const std::string& json, mode_t mode = 0600) {
     const std::string path = dir_.path() + "/config.json";
     std::ofstream(path) << json;
     EXPECT_EQ(chmod(path.c_str(), mode), 0);
@@ -87,7 +75,7 @@ TEST_F(Credentials, DockerLoginEntriesByEveryKeyDockerWrites) {
   auto hub = find_credentials(file, "docker.io");
   ASSERT_TRUE(hub);
   EXPECT_EQ(hub->username, "alice");
-  EXPECT_EQ(hub->password, "s3cr:t"); // only the first ':' separates
+  EXPECT_EQ(hub->password, "s3cr:t");  // only the first ':' separates
   auto local = find_credentials(file, "localhost:5000");
   ASSERT_TRUE(local);
   EXPECT_EQ(local->username, "bob");
@@ -104,36 +92,21 @@ TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
   try {
     find_credentials(write(R"({"auths": {}})", 0644), "docker.io");
     ADD_FAILURE();
-  } catch (const Error &e) {
-    EXPECT_NE(
-        std::string(e.what()).find("is open to others (mode 644): chmod 600"),
-        std::string::npos)
-        << e.what();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("is open to others (mode 644): chmod 600"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(
-      find_credentials(
-          write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
-      Error); // "nocolon"
-  EXPECT_THROW(find_credentials(
-                   write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"),
-               Error);
-  for (const char *loose : {"YTpiYw==    ", "YQ==YTpi",
-                            "YWJj====", "YTpi\nYw=="}) // padding inside, spaces
-    EXPECT_THROW(
-        find_credentials(write(std::string(R"({"auths": {"r.io": {"auth": ")") +
-                               loose + R"("}}})"),
-                         "r.io"),
-        Error)
+  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "bm9jb2xvbg=="}}})"), "r.io"),
+               Error);  // "nocolon"
+  EXPECT_THROW(find_credentials(write(R"({"auths": {"r.io": {"auth": "!!!"}}})"), "r.io"), Error);
+  for (const char* loose : {"YTpiYw==    ", "YQ==YTpi", "YWJj====", "YTpi\nYw=="})  // padding inside, spaces
+    EXPECT_THROW(find_credentials(write(std::string(R"({"auths": {"r.io": {"auth": ")") + loose + R"("}}})"), "r.io"),
+                 Error)
         << loose;
-  EXPECT_EQ(find_credentials(
-                write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})"), "r.io")
-                ->password,
-            "bc");
+  EXPECT_EQ(find_credentials(write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})"), "r.io")->password, "bc");
   EXPECT_THROW(find_credentials(write("[1]"), "r.io"), Error);
   // A symlink to the user's own private file is followed; the file's own mode
   // counts.
-  const std::string real =
-      write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})");
+  const std::string real = write(R"({"auths": {"r.io": {"auth": "YTpiYw=="}}})");
   const std::string link = dir_.path() + "/link.json";
   ASSERT_EQ(symlink(real.c_str(), link.c_str()), 0);
   EXPECT_EQ(find_credentials(link, "r.io")->username, "a");
@@ -153,10 +126,10 @@ TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
   ASSERT_EQ(symlink("/dev/zero", zero.c_str()), 0);
   EXPECT_THROW(find_credentials(zero, "r.io"), Error);
   EXPECT_EQ(find_credentials(real, "r.io")->password,
-            "bc"); // the file itself is left as it was
+            "bc");  // the file itself is left as it was
   // A helper holds it: anonymous, with a warning.
   EXPECT_FALSE(find_credentials(write(R"({"credsStore": "desktop"})"), "r.io"));
 }
 
-} // namespace
-} // namespace hpai
+}  // namespace
+}  // namespace hpai
