@@ -12,7 +12,6 @@
 #include <unistd.h>
 
 #include "hpai/base/error.hpp"
-#include "hpai/base/json_source.hpp"
 #include "hpai/base/version.hpp"
 
 namespace hpai {
@@ -111,7 +110,10 @@ Plan plan_from_node_facts(const std::string& text, const std::string& key, const
                           const HostContext& host) {
   Plan p;
   try {
-    json j = parse_json(text, "join: the node's plan facts");
+    // Not parse_json: this is the node's first rank speaking (same uid, checked on the
+    // socket) on every joining rank's start, where the depth guard's callback cost ~3% of
+    // the joiner's instructions (10,500 of 352,000, callgrind).
+    json j = json::parse(text);
     if (j.at("key").get<std::string>() != key)
       throw Error("join: this node's container was built with other options than this rank's\n  node: " +
                   j.at("key").get<std::string>() + "\n  rank: " + key +
