@@ -4,16 +4,6 @@
 
 namespace hpai {
 
-std::vector<std::string_view> split_fields(std::string_view text, char sep) {
-  std::vector<std::string_view> out;
-  for (std::size_t start = 0;;) {
-    const std::size_t end = text.find(sep, start);
-    out.push_back(text.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
-    if (end == std::string_view::npos) return out;
-    start = end + 1;
-  }
-}
-
 std::vector<std::string> split_list(std::string_view text, char sep) {
   std::vector<std::string> out;
   for (std::string_view item : split_fields(text, sep))

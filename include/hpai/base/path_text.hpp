@@ -3,6 +3,7 @@
 // openat2's; these serve once a path is known to have none, or inside an archive.
 #pragma once
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <string>
@@ -12,8 +13,44 @@
 namespace hpai {
 
 // Every SEP-separated field of TEXT, empty ones included ("a::b" -> {"a", "", "b"},
-// "" -> {""}): the one splitter every list and path walk here uses.
-std::vector<std::string_view> split_fields(std::string_view text, char sep);
+// "" -> {""}): the one splitter every list and path walk here uses. A range of views
+// into TEXT, nothing allocated (the launch splits every path it resolves):
+// for (std::string_view part : split_fields(path, '/')) ...
+class Fields {
+ public:
+  class iterator {
+   public:
+    iterator(std::string_view text, char sep, bool at_end) : text_(text), sep_(sep), done_(at_end) {
+      if (!done_) find_end();
+    }
+    std::string_view operator*() const { return text_.substr(start_, end_ - start_); }
+    iterator& operator++() {
+      if (end_ == text_.size()) {
+        done_ = true;
+      } else {
+        start_ = end_ + 1;
+        find_end();
+      }
+      return *this;
+    }
+    bool operator==(const iterator& other) const { return done_ == other.done_ && (done_ || start_ == other.start_); }
+
+   private:
+    void find_end() { end_ = std::min(text_.find(sep_, start_), text_.size()); }
+    std::string_view text_;
+    char sep_;
+    bool done_;
+    std::size_t start_ = 0, end_ = 0;
+  };
+  Fields(std::string_view text, char sep) : text_(text), sep_(sep) {}
+  iterator begin() const { return {text_, sep_, false}; }
+  iterator end() const { return {text_, sep_, true}; }
+
+ private:
+  std::string_view text_;
+  char sep_;
+};
+inline Fields split_fields(std::string_view text, char sep) { return {text, sep}; }
 
 // The non-empty items of a SEP-separated list ("a::b" with ':' -> {"a", "b"}), as in
 // PATH, $HPAI_PROFILE_PATH or NVIDIA_DRIVER_CAPABILITIES.
