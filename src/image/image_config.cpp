@@ -85,6 +85,10 @@ ImageConfig metadata_from_json(const json& doc, const std::string& path) {
     c.import.size = i.value("size", std::uint64_t{0});
     c.import.source_size = i.value("source_size", std::uint64_t{0});
     c.import.source_mtime = i.value("source_mtime", std::int64_t{0});
+    if (i.contains("blobs")) {
+      if (!i.at("blobs").is_array()) throw Error("image metadata " + path + ": import.blobs must be a list");
+      for (const auto& b : i.at("blobs")) c.import.blobs.push_back(b.get<std::string>());
+    }
   }
   return c;
 }
@@ -136,6 +140,7 @@ void write_image_config(const std::string& image_root, const ImageConfig& c) {
         {"format", c.import.format},   {"source", c.import.source},           {"digest", c.import.digest},
         {"created", c.import.created}, {"imported", c.import.imported},       {"layers", c.import.layers},
         {"size", c.import.size},       {"source_size", c.import.source_size}, {"source_mtime", c.import.source_mtime}};
+  if (!c.import.blobs.empty()) doc["import"]["blobs"] = c.import.blobs;
   // By fd, in a .hpai made afresh: whatever the unpacked tree had there (a symlink out of
   // the image, a file, a tree) goes first, so nothing can aim this write elsewhere.
   UniqueFd root(open(image_root.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -10,6 +10,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/image/manifest.hpp"
 #include "hpai/image/unpack.hpp"
 
 namespace hpai {
@@ -17,27 +18,6 @@ namespace hpai {
 using nlohmann::json;
 
 namespace {
-
-const char* kOciManifest = "application/vnd.oci.image.manifest.v1+json";
-const char* kOciIndex = "application/vnd.oci.image.index.v1+json";
-const char* kDockerManifest = "application/vnd.docker.distribution.manifest.v2+json";
-const char* kDockerList = "application/vnd.docker.distribution.manifest.list.v2+json";
-
-bool is_layer_type(const std::string& t) {
-  static const char* ok[] = {
-      "application/vnd.oci.image.layer.v1.tar",
-      "application/vnd.oci.image.layer.v1.tar+gzip",
-      "application/vnd.oci.image.layer.v1.tar+zstd",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-      "application/vnd.docker.image.rootfs.diff.tar.gzip",
-      "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-  };
-  for (const char* o : ok)
-    if (t == o) return true;
-  return false;
-}
 
 bool is_hex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -63,14 +43,6 @@ std::string str(const json& j, const char* key, const std::string& what) {
   return j.at(key).get<std::string>();
 }
 
-// KEY of J as a string: FALLBACK when J has none; an Error naming WHAT when it is there
-// but not a string (nlohmann's value() would throw its own type_error).
-std::string str_or(const json& j, const char* key, const std::string& fallback, const std::string& what) {
-  if (!j.is_object() || !j.contains(key) || j.at(key).is_null()) return fallback;
-  if (!j.at(key).is_string()) throw Error(what + ": \"" + key + "\" must be a string, not " + j.at(key).type_name());
-  return j.at(key).get<std::string>();
-}
-
 // A blob named by a descriptor, read whole and checked against its digest and size.
 std::string read_verified(const BlobStore& store, const json& desc, const std::string& what) {
   std::string hex = sha256_hex_of_digest(str(desc, "digest", what), what);
@@ -87,28 +59,6 @@ std::string read_verified(const BlobStore& store, const json& desc, const std::s
   return data;
 }
 
-std::vector<std::string> diff_ids(const json& config, const std::string& what) {
-  std::vector<std::string> out;
-  if (!config.contains("rootfs") || !config.at("rootfs").is_object() || !config.at("rootfs").contains("diff_ids"))
-    return out;
-  for (const auto& d : config.at("rootfs").at("diff_ids")) {
-    if (!d.is_string()) throw Error(what + ": rootfs.diff_ids must hold strings");
-    out.push_back(sha256_hex_of_digest(d.get<std::string>(), what + " diff_id"));
-  }
-  return out;
-}
-
-std::string platform_of(const json& p, const std::string& what) {
-  std::string s = str_or(p, "os", "", what) + "/" + str_or(p, "architecture", "", what);
-  if (std::string v = str_or(p, "variant", "", what); !v.empty()) s += "/" + v;
-  return s;
-}
-
-bool platform_matches(const std::string& have, const std::string& want) {
-  // "linux/arm64" matches "linux/arm64/v8"; a variant asked for must match.
-  return have == want || have.starts_with(want + "/");
-}
-
 struct Candidate {
   json desc;
   std::string platform;  // "" when the index does not say
@@ -121,17 +71,15 @@ void collect(const BlobStore& store, const json& index, const std::string& what,
   if (!index.is_object() || !index.contains("manifests") || !index.at("manifests").is_array())
     throw Error(what + ": no \"manifests\" list");
   for (const auto& d : index.at("manifests")) {
-    std::string type = str_or(d, "mediaType", "", what);
-    std::string ref = inherited_ref;
-    if (d.is_object() && d.contains("annotations"))
-      ref = str_or(d.at("annotations"), "org.opencontainers.image.ref.name", ref, what);
-    if (type == kOciIndex || type == kDockerList) {
+    Descriptor desc = parse_descriptor(d, what);
+    std::string ref = desc.ref_name.empty() ? inherited_ref : desc.ref_name;
+    if (is_index_type(desc.media_type)) {
       json nested = parse_json(read_verified(store, d, what), what + " nested index");
       collect(store, nested, what + " nested index", ref, out, depth + 1);
-    } else if (type == kOciManifest || type == kDockerManifest) {
-      out.push_back({d, d.contains("platform") ? platform_of(d.at("platform"), what) : "", ref});
+    } else if (is_image_manifest_type(desc.media_type)) {
+      out.push_back({d, desc.platform, ref});
     } else {
-      spdlog::debug("{}: ignoring manifest of type {}", what, type);  // attestations, signatures
+      spdlog::debug("{}: ignoring manifest of type {}", what, desc.media_type);  // attestations, signatures
     }
   }
 }
@@ -153,7 +101,9 @@ std::string host_platform() {
 ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, const std::string& tag) {
   if (!store.has("oci-layout")) throw Error(store.describe("oci-layout") + " missing: not an OCI image layout");
   json layout = parse_json(store.read_small("oci-layout", 4096), store.describe("oci-layout"));
-  const std::string layout_version = str_or(layout, "imageLayoutVersion", "(none)", store.describe("oci-layout"));
+  const std::string layout_version = layout.is_object() && layout.contains("imageLayoutVersion")
+                                         ? str(layout, "imageLayoutVersion", store.describe("oci-layout"))
+                                         : "(none)";
   if (layout_version != "1.0.0")
     throw Error(store.describe("oci-layout") + ": unsupported imageLayoutVersion " + layout_version);
   const std::string index_what = store.describe("index.json");
@@ -190,31 +140,16 @@ ResolvedImage resolve_oci(const BlobStore& store, const std::string& platform, c
   r.manifest_digest = str(c.desc, "digest", index_what);
   const std::string mwhat = store.describe("blobs/sha256/" + sha256_hex_of_digest(r.manifest_digest, index_what));
   json manifest = parse_json(read_verified(store, c.desc, index_what), mwhat);
-  if (!manifest.contains("config") || !manifest.contains("layers") || !manifest.at("layers").is_array())
-    throw Error(mwhat + ": not an image manifest (no config or layers)");
+  ImageManifest m = parse_image_manifest(manifest, mwhat);
   r.config_json = read_verified(store, manifest.at("config"), mwhat + " config");
   json config = parse_json(r.config_json, mwhat + " config");
   if (!platform.empty() && !platform_matches(platform_of(config, mwhat + " config"), platform))
     throw Error(mwhat + ": image is for " + platform_of(config, mwhat + " config") + ", not " + platform);
-  auto ids = diff_ids(config, mwhat + " config");
-  const auto& layers = manifest.at("layers");
-  if (!ids.empty() && ids.size() != layers.size())
-    throw Error(mwhat + ": " + std::to_string(layers.size()) + " layers but " + std::to_string(ids.size()) +
-                " diff_ids in the config");
-  for (std::size_t i = 0; i < layers.size(); ++i) {
-    const auto& d = layers[i];
-    LayerRef l;
-    l.media_type = str_or(d, "mediaType", "", mwhat);
-    if (!is_layer_type(l.media_type))
-      throw Error(mwhat + ": layer " + std::to_string(i + 1) + " has unsupported media type \"" + l.media_type + "\"");
-    l.blob_hex = sha256_hex_of_digest(str(d, "digest", mwhat), mwhat);
-    l.path = "blobs/sha256/" + l.blob_hex;
-    l.diff_id_hex = ids.empty() ? "" : ids[i];
-    l.size = d.contains("size") && d.at("size").is_number_unsigned() ? d.at("size").get<std::uint64_t>() : 0;
-    if (!store.has(l.path))
-      throw Error(mwhat + ": layer " + std::to_string(i + 1) + " blob " + store.describe(l.path) + " is missing");
-    r.layers.push_back(l);
-  }
+  r.layers = layer_refs(m, config_diff_ids(config, mwhat + " config"), mwhat);
+  for (std::size_t i = 0; i < r.layers.size(); ++i)
+    if (!store.has(r.layers[i].path))
+      throw Error(mwhat + ": layer " + std::to_string(i + 1) + " blob " + store.describe(r.layers[i].path) +
+                  " is missing");
   return r;
 }
 
@@ -263,7 +198,7 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
     throw Error(store.describe(config_path) + " does not match its digest sha256:" + base + " (corrupt or tampered)");
   r.manifest_digest = "sha256:" + config_hex;
   json config = parse_json(r.config_json, store.describe(config_path));
-  auto ids = diff_ids(config, store.describe(config_path));
+  auto ids = config_diff_ids(config, store.describe(config_path));
   if (!entry->contains("Layers") || !entry->at("Layers").is_array()) throw Error(what + ": no \"Layers\" list");
   const auto& layers = entry->at("Layers");
   if (ids.size() != layers.size())

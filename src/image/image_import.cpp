@@ -182,6 +182,28 @@ void import_directory(const std::string& dir, LayerWriter& writer, Progress& pro
   }
 }
 
+// The unpacked image's metadata: the manifest's config (a tar or directory may carry an
+// hpai export's .hpai/image.json, read as data, never unpacked, or Charliecloud's
+// ch/environment), the architecture, and INFO on where it came from; then mode 0755.
+ImageConfig finish_image(const std::string& dir, const ResolvedImage& img, const LayerWriter& writer,
+                         const std::string& what, ImportInfo info) {
+  ImageConfig config = !img.config_json.empty() ? image_config_from_oci(img.config_json, "image config")
+                       : writer.carried_metadata()
+                           ? image_config_from_metadata(*writer.carried_metadata(), what + ":.hpai/image.json")
+                           : read_image_config(dir);
+  if (config.architecture.empty()) {
+    config.architecture = sh_architecture(dir);
+    if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
+  }
+  info.created = config.import.created;
+  info.imported = utc_now();
+  info.size = writer.stats().bytes;
+  config.import = std::move(info);
+  write_image_config(dir, config);
+  check(chmod(dir.c_str(), 0755), "can't chmod " + dir);
+  return config;
+}
+
 }  // namespace
 
 const char* to_string(ImageFormat format) {
@@ -315,34 +337,54 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   } else {
     import_layers(*store, img, writer, progress);
   }
-  UnpackStats stats = writer.stats();
-
-  // The config: the manifest's; a tar or directory may carry an hpai export's
-  // .hpai/image.json (read as data, never unpacked), or Charliecloud's ch/environment.
-  ImageConfig config = !img.config_json.empty() ? image_config_from_oci(img.config_json, "image config")
-                       : writer.carried_metadata()
-                           ? image_config_from_metadata(*writer.carried_metadata(), path + ":.hpai/image.json")
-                           : read_image_config(staging.path());
-  std::string created = config.import.created;
-  if (config.architecture.empty()) {
-    config.architecture = sh_architecture(staging.path());
-    if (!config.architecture.empty() && config.os.empty()) config.os = "linux";
-  }
-  config.import = ImportInfo{to_string(format),
-                             path,
-                             digest,
-                             created,
-                             utc_now(),
-                             layers,
-                             stats.bytes,
-                             static_cast<std::uint64_t>(st.st_size),
-                             mtime};
-  write_image_config(staging.path(), config);
-  check(chmod(staging.path().c_str(), 0755), "can't chmod " + staging.path());
+  ImportInfo info{
+      to_string(format), path, digest, "", "", layers, 0, static_cast<std::uint64_t>(st.st_size), mtime, {}};
+  result.config = finish_image(staging.path(), img, writer, path, std::move(info));
+  result.stats = writer.stats();
   staging.commit();
-  result.config = config;
-  result.stats = stats;
   return result;
+}
+
+ImportResult unpack_resolved(const BlobStore& store, const ResolvedImage& img, const ResolvedSource& source,
+                             const std::string& dir, bool show_progress) {
+  std::uint64_t total = 0;
+  for (const auto& l : img.layers) total += l.size;
+  LayerWriter writer(dir);
+  Progress progress(show_progress, source.describe, total);
+  import_layers(store, img, writer, progress);
+  ImportResult result;
+  result.dir = dir;
+  ImportInfo info{
+      source.format, source.source, img.manifest_digest, "", "", static_cast<int>(img.layers.size()), 0, 0, 0,
+      source.blobs};
+  result.config = finish_image(dir, img, writer, source.describe, std::move(info));
+  result.stats = writer.stats();
+  return result;
+}
+
+ImportResult import_resolved(const Storage& storage, const BlobStore& store, const ResolvedImage& img,
+                             const ResolvedSource& source, const std::string& name, bool force, bool show_progress) {
+  validate_image_name(name);
+  NameLock lock = storage.lock(
+      name, [](std::string_view n) { spdlog::warn("waiting for another import or removal of {} to finish", n); });
+  if (!force && storage.has(name)) {
+    ImageConfig have = read_image_config(storage.image_dir(name));
+    if (have.import.format == source.format && have.import.source == source.source &&
+        have.import.digest == img.manifest_digest) {
+      ImportResult r;
+      r.name = name;
+      r.dir = storage.image_dir(name);
+      r.reused = true;
+      r.config = have;
+      return r;
+    }
+  }
+  Staging staging = storage.stage(name);
+  ImportResult r = unpack_resolved(store, img, source, staging.path(), show_progress);
+  staging.commit();
+  r.name = name;
+  r.dir = storage.image_dir(name);
+  return r;
 }
 
 }  // namespace hpai

@@ -18,15 +18,16 @@ inline constexpr int kImageMetadataVersion = 1;
 
 // Where an imported image came from (written by hpai-image import).
 struct ImportInfo {
-  std::string format;    // tar, oci, docker-archive, dir
-  std::string source;    // absolute path imported
+  std::string format;    // tar, oci, oci-archive, docker-archive, dir, registry
+  std::string source;    // absolute path imported, or the reference pulled
   std::string digest;    // "sha256:..": OCI manifest, docker config, or the tar file itself
   std::string created;   // the image config's "created"
   std::string imported;  // when, UTC, ISO 8601
   int layers = 0;
   std::uint64_t size = 0;  // bytes of file data unpacked
   std::uint64_t source_size = 0;
-  std::int64_t source_mtime = 0;  // ns; with source and size: "same source" for re-imports
+  std::int64_t source_mtime = 0;   // ns; with source and size: "same source" for re-imports
+  std::vector<std::string> blobs;  // pulled images: the cached blobs ("sha256:...") it was made of
 };
 
 struct ImageConfig {

@@ -5,8 +5,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "hpai/image/blob_source.hpp"
 #include "hpai/image/image_config.hpp"
+#include "hpai/image/image_formats.hpp"
 #include "hpai/image/storage.hpp"
 #include "hpai/image/unpack.hpp"
 
@@ -41,5 +44,24 @@ struct ImportResult {
 ImageFormat detect_format(const std::string& source);
 
 ImportResult import_image(const Storage& storage, const ImportOptions& options);
+
+// An image resolved elsewhere (a registry pull: manifest and config fetched and checked,
+// its blobs in STORE), and where it came from for its metadata.
+struct ResolvedSource {
+  std::string format;              // "registry"
+  std::string source;              // the reference, "docker.io/library/debian:12"
+  std::vector<std::string> blobs;  // "sha256:..." of config and layers, so gc keeps them
+  std::string describe;            // what progress and messages call it
+};
+
+// Unpacks IMAGE's layers from STORE into DIR (empty, made by the caller) and writes its
+// metadata there.
+ImportResult unpack_resolved(const BlobStore& store, const ResolvedImage& image, const ResolvedSource& source,
+                             const std::string& dir, bool progress);
+
+// import_image for a resolved image: under NAME's lock, reused when NAME holds this
+// source at this digest already (unless FORCE), else unpacked and renamed in atomically.
+ImportResult import_resolved(const Storage& storage, const BlobStore& store, const ResolvedImage& image,
+                             const ResolvedSource& source, const std::string& name, bool force, bool progress);
 
 }  // namespace hpai
