@@ -1,4 +1,4 @@
-#include "hpai/registry/reference.hpp"
+#include "hpai/image/reference.hpp"
 
 #include <algorithm>
 #include <cctype>

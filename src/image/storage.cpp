@@ -20,6 +20,7 @@
 #include "hpai/base/log.hpp"
 #include "hpai/base/path_text.hpp"
 #include "hpai/base/trust.hpp"
+#include "hpai/image/reference.hpp"
 
 namespace hpai {
 
@@ -109,6 +110,16 @@ void Storage::ensure_layout() const {
   make_dir(root_, 0700, "storage directory");
   if (!present()) throw Error("storage " + root_ + " vanished");
   for (const char* sub : {"/img", "/tmp", "/lock"}) make_dir(root_ + sub, 0700, "storage directory");
+}
+
+std::string Storage::make_area(std::string_view relative) const {
+  ensure_layout();
+  std::string path = root_;
+  for (std::string_view part : split_fields(relative, '/')) {
+    path += "/" + std::string(part);
+    make_dir(path, 0700, "storage directory");
+  }
+  return path;
 }
 
 std::string Storage::image_dir(std::string_view name) const { return root_ + "/img/" + encode(name); }
@@ -229,8 +240,19 @@ LocatedImage locate_image(const std::string& arg, const std::string& storage_opt
   auto path = real_path(arg);
   if (!path) {
     int err = errno;
+    // A registry reference names the image it was pulled as: "docker.io/library/debian"
+    // is "debian:latest" in storage.
+    std::string pulled;
+    if (storage) try {
+        pulled = parse_image_reference(arg).storage_name();
+      } catch (const Error&) {
+        // Not a reference either.
+      }
+    if (!pulled.empty() && pulled != arg && storage->has(pulled)) return {storage->image_dir(pulled), true};
     throw Error("can't find image " + arg + ": " + std::strerror(err) +
-                (storage ? ", and no image of that name in storage " + storage->root() : std::string()));
+                (storage ? ", and no image of that name in storage " + storage->root() +
+                               (pulled.empty() ? std::string() : " (hpai-image pull " + arg + " fetches it)")
+                         : std::string()));
   }
   return {*path, false};
 }

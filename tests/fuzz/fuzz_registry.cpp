@@ -6,8 +6,8 @@
 #include <string>
 
 #include "hpai/base/error.hpp"
+#include "hpai/image/reference.hpp"
 #include "hpai/registry/auth.hpp"
-#include "hpai/registry/reference.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string text(reinterpret_cast<const char*>(data), size);

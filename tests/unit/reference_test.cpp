@@ -1,6 +1,6 @@
 // Image references by docker's rules: Docker Hub's defaults, registries with ports,
 // tags, digests, and what is refused with a message.
-#include "hpai/registry/reference.hpp"
+#include "hpai/image/reference.hpp"
 
 #include <gtest/gtest.h>
 

@@ -6,6 +6,8 @@
 //   tmp/NAME%...   imports and removals in progress; an import is renamed into img/
 //                  when complete; what a killed one left is cleared under NAME's lock
 //   lock/NAME      per-name lock (flock), held for a whole import or removal
+//   blobs/         pulled layers and configs by digest, shared by every image
+//                  (src/registry/blob_cache.hpp)
 //
 // The root must be the user's and writable by nobody else (trust.hpp): someone who
 // could write it could swap the images the user runs. It is made 0700.
@@ -67,6 +69,8 @@ class Storage {
   // Blocks while another process imports or removes NAME (calling WAITING once), then
   // clears what killed imports or removals of NAME left.
   NameLock lock(std::string_view name, void (*waiting)(std::string_view) = nullptr) const;
+  // ROOT/RELATIVE, made 0700 (with the storage itself) when missing: the blob cache's.
+  std::string make_area(std::string_view relative) const;
   // Needs the lock: makes a staging directory for NAME.
   Staging stage(std::string_view name) const;
   void remove(std::string_view name) const;  // needs the lock
