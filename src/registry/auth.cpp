@@ -122,7 +122,94 @@ std::string auths_host(std::string_view key) {
   return host == "index.docker.io" || host == "registry-1.docker.io" ? std::string(kDockerHub) : host;
 }
 
+// FILE as JSON, or nullopt when missing. The file read is the file checked: opened
+// once (a symlink followed, as docker does), its owner and mode asked of the fd.
+std::optional<nlohmann::json> load_credentials_file(const std::string& file) {
+  UniqueFd fd = open_regular(AT_FDCWD, file, Resolve::Host, "credentials file " + file);
+  if (!fd) return std::nullopt;
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0) throw_errno("can't examine credentials file " + file);
+  if (st.st_uid != getuid())
+    throw Error("credentials file " + file + " is not yours (uid " + std::to_string(st.st_uid) +
+                "): hpai reads registry passwords only from a file of your own");
+  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
+    throw Error("credentials file " + file + " is open to others (mode " + mode + "): chmod 600 " + file);
+  }
+  nlohmann::json doc = parse_json(read_bounded(fd.get(), kMaxSmallFile, "credentials file " + file), file);
+  if (!doc.is_object()) throw Error("credentials file " + file + ": not a JSON object");
+  return doc;
+}
+
+// DOC written to FILE atomically: a temporary file beside it, 0600, synced, renamed.
+void save_credentials_file(const std::string& file, const nlohmann::json& doc) {
+  const auto slash = file.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
+  if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("can't create " + dir);
+  std::string tmp = file + ".hpai.XXXXXX";
+  UniqueFd fd(mkostemp(tmp.data(), O_CLOEXEC));
+  if (!fd) throw_errno("can't create a temporary file beside " + file);
+  const std::string text = doc.dump(1, '\t') + "\n";
+  try {
+    if (fchmod(fd.get(), 0600) != 0) throw_errno("can't chmod " + tmp);
+    for (std::size_t done = 0; done < text.size();) {
+      ssize_t n = write(fd.get(), text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) throw_errno("can't write " + tmp);
+      done += static_cast<std::size_t>(n);
+    }
+    if (fsync(fd.get()) != 0) throw_errno("can't sync " + tmp);
+    if (rename(tmp.c_str(), file.c_str()) != 0) throw_errno("can't replace " + file);
+  } catch (...) {
+    unlink(tmp.c_str());
+    throw;
+  }
+}
+
 }  // namespace
+
+std::string encode_base64(std::string_view data) {
+  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                                reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string basic_authorization(const std::string& user, const std::string& password) {
+  return "Basic " + encode_base64(user + ":" + password);
+}
+
+void store_credentials(const std::string& file, const std::string& registry, const std::string& user,
+                       const std::string& password) {
+  if (user.empty() || user.find(':') != std::string::npos)
+    throw Error("a registry user name must be non-empty and hold no ':'", kExitUsage);
+  nlohmann::json doc = load_credentials_file(file).value_or(nlohmann::json::object());
+  if (!doc.contains("auths") || !doc.at("auths").is_object()) doc["auths"] = nlohmann::json::object();
+  auto& auths = doc["auths"];
+  for (auto it = auths.begin(); it != auths.end();)  // one entry per registry, however spelled
+    it = auths_host(it.key()) == auths_host(registry) ? auths.erase(it) : std::next(it);
+  const std::string key = auths_host(registry) == kDockerHub ? "https://index.docker.io/v1/" : registry;
+  auths[key] = {{"auth", encode_base64(user + ":" + password)}};
+  save_credentials_file(file, doc);
+}
+
+bool erase_credentials(const std::string& file, const std::string& registry) {
+  std::optional<nlohmann::json> doc = load_credentials_file(file);
+  if (!doc || !doc->contains("auths") || !doc->at("auths").is_object()) return false;
+  auto& auths = (*doc)["auths"];
+  bool found = false;
+  for (auto it = auths.begin(); it != auths.end();)
+    if (auths_host(it.key()) == auths_host(registry)) {
+      it = auths.erase(it);
+      found = true;
+    } else {
+      ++it;
+    }
+  if (found) save_credentials_file(file, *doc);
+  return found;
+}
 
 std::string AuthChallenge::param(const std::string& name) const {
   auto it = params.find(name);
@@ -193,22 +280,9 @@ std::string docker_config_path(const std::string& home, const std::string& docke
 }
 
 std::optional<RegistryCredentials> find_credentials(const std::string& file, const std::string& registry) {
-  // The file read is the file checked: opened once (a symlink followed, as docker does),
-  // its owner and mode asked of the fd.
-  UniqueFd fd = open_regular(AT_FDCWD, file, Resolve::Host, "credentials file " + file);
-  if (!fd) return std::nullopt;
-  struct stat st {};
-  if (fstat(fd.get(), &st) != 0) throw_errno("can't examine credentials file " + file);
-  if (st.st_uid != getuid())
-    throw Error("credentials file " + file + " is not yours (uid " + std::to_string(st.st_uid) +
-                "): hpai reads registry passwords only from a file of your own");
-  if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%03o", static_cast<unsigned>(st.st_mode & 0777));
-    throw Error("credentials file " + file + " is open to others (mode " + mode + "): chmod 600 " + file);
-  }
-  const nlohmann::json doc = parse_json(read_bounded(fd.get(), kMaxSmallFile, "credentials file " + file), file);
-  if (!doc.is_object()) throw Error("credentials file " + file + ": not a JSON object");
+  std::optional<nlohmann::json> loaded = load_credentials_file(file);
+  if (!loaded) return std::nullopt;
+  const nlohmann::json& doc = *loaded;
   const nlohmann::json* entry = nullptr;
   if (auto a = doc.find("auths"); a != doc.end() && a->is_object())
     for (const auto& [key, value] : a->items())

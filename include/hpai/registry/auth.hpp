@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hpai/registry/reference.hpp"
+#include "hpai/image/reference.hpp"
 
 namespace hpai {
 
@@ -44,6 +44,19 @@ struct RegistryCredentials {
 // a missing file is no credentials. Credential helpers ("credsStore", "credHelpers")
 // are not run: a registry found only there is pulled from without, with a warning.
 std::optional<RegistryCredentials> find_credentials(const std::string& file, const std::string& registry);
+
+// "Basic <base64 USER:PASSWORD>", an Authorization header's value.
+std::string basic_authorization(const std::string& user, const std::string& password);
+std::string encode_base64(std::string_view data);
+
+// Files USER:PASSWORD for REGISTRY in FILE as `docker login` does ("auths", the key
+// "https://index.docker.io/v1/" for Docker Hub), keeping everything else the file
+// holds; written 0600 to a temporary file beside it and renamed. Its directory is made
+// 0700 when missing. The file, when there, must be the user's (Error otherwise).
+void store_credentials(const std::string& file, const std::string& registry, const std::string& user,
+                       const std::string& password);
+// Removes REGISTRY's entry; false when there was none.
+bool erase_credentials(const std::string& file, const std::string& registry);
 
 // ~/.docker/config.json, or $DOCKER_CONFIG/config.json, as docker looks it up.
 std::string docker_config_path(const std::string& home, const std::string& docker_config);
