@@ -55,6 +55,9 @@ void apply_gpu(RunCommandLine& c, const Value&) {
 const OptionSpec kOptions[] = {
     {"storage", 's', Arg::Required, "DIR", "image storage directory (default: $HPAI_STORAGE, else /var/tmp/$USER.hpai)",
      [](RunCommandLine& c, const Value& v) { c.options.storage = nonempty(v, "storage"); }},
+    {"pull", 0, Arg::None, nullptr,
+     "fetch IMAGE (a registry reference) with hpai-image pull when storage lacks it; never implicit",
+     [](RunCommandLine& c, const Value&) { c.options.pull = true; }},
     {"bind", 'b', Arg::Required, "SRC[:DST]", "bind host SRC at DST in the container (default DST: SRC); repeatable",
      [](RunCommandLine& c, const Value& v) { c.options.binds.push_back(parse_bind_spec(nonempty(v, "bind"))); }},
     {"cd", 'c', Arg::Required, "DIR", "initial working directory (default: the image's WorkingDir, else /)",

@@ -13,6 +13,7 @@
 #include "hpai/run/launch.hpp"
 #include "hpai/run/plan.hpp"
 #include "hpai/run/plan_format.hpp"
+#include "hpai/run/pull_on_demand.hpp"
 #include "hpai/run/run_args.hpp"
 #include "hpai/site/nvidia.hpp"
 #include "hpai/site/nvidia_report.hpp"
@@ -70,6 +71,7 @@ int main(int argc, char** argv) {
 
   return report_errors([&]() -> int {
     const HostContext host = HostContext::current();
+    if (cl.options.pull) pull_if_missing(cl.options, host);
     if (cl.dry_run) {
       Plan plan = make_plan(cl.options, host);
       if (plan.rank.launcher != Launcher::None)

@@ -56,6 +56,7 @@ struct RunOptions {
   bool home = false;
   bool no_passwd = false;
   bool no_image_env = false;
+  bool pull = false;  // --pull: IMAGE is a registry reference to fetch when storage lacks it
   std::optional<uid_t> uid;
   std::optional<gid_t> gid;
   std::vector<EnvOp> env_ops;
