@@ -46,6 +46,16 @@ RegistryOptions registry_options_from(const Environment& env) {
   const std::string home = env.get("HOME").value_or(""), docker = env.get("DOCKER_CONFIG").value_or("");
   if (!home.empty() || !docker.empty()) o.credentials_file = docker_config_path(home, docker);
   o.http.ca_file = env.get("SSL_CERT_FILE").value_or("");
+  for (const char* name : {"https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"})
+    if (auto v = env.get(name); v && !v->empty()) {
+      // Said in messages: without a user:password@ it may hold.
+      const auto at = v->rfind('@');
+      const auto scheme = v->find("://");
+      o.proxy = at == std::string::npos
+                    ? *v
+                    : (scheme == std::string::npos || scheme > at ? "" : v->substr(0, scheme + 3)) + v->substr(at + 1);
+      break;
+    }
   return o;
 }
 
@@ -208,7 +218,9 @@ std::string RegistrySession::failure(const HttpResponse& r, const std::string& w
              "; a registry with a certificate from a site CA needs --ca-cert FILE (or SSL_CERT_FILE)";
     if (r.aborted) return where + ": " + (r.error.empty() ? "transfer stopped" : r.error);
     if (!r.transient) return where + ": " + r.error;
-    return where + ": can't reach " + host_ + ": " + r.error + " (after " + std::to_string(options_.attempts) +
+    return where + ": can't reach " + host_ +
+           (options_.proxy.empty() || options_.plain_http ? "" : " through the proxy " + options_.proxy) + ": " +
+           r.error + " (after " + std::to_string(options_.attempts) +
            " attempts; https_proxy and no_proxy apply; compute nodes often have no internet: pull on a login node, "
            "with --squashfs onto the shared file system)";
   }

@@ -90,6 +90,9 @@ void start_gpu_stats(std::optional<StatsSink>& sink, const Plan& p) {
 // differs from what docker run would do with the same image.
 void log_environment(const Plan& p) {
   if (!spdlog::should_log(spdlog::level::info)) return;
+  // What a job log needs to say which image ran: a tag can move, the digest can't.
+  if (!p.config.import.source.empty())
+    spdlog::info("image {}: {} {}", p.image, p.config.import.source, p.config.import.digest);
   for (const auto& line : env_change_lines(p)) spdlog::info("environment: {}", line);
   if (!p.config.user.empty())
     spdlog::info(

@@ -81,6 +81,9 @@ std::string plan_to_text(const Plan& p) {
   out += "image:       " + p.image + " (" + mode_name(p.root_mode) +
          (p.root_mode == RootMode::Overlay ? ", tmpfs size " + p.overlay_size : "") + ")\n";
   if (!p.config.metadata_path.empty()) out += "metadata:    " + p.config.metadata_path + "\n";
+  if (!p.config.import.source.empty())
+    out += "source:      " + p.config.import.source + " (" + p.config.import.format + ", " + p.config.import.digest +
+           ")\n";
   out += "namespaces:  user, mount\n";
   out += "uid map:     " + std::to_string(p.ids.inside_uid) + " (container) -> " + std::to_string(p.ids.outside_uid) +
          " (host)\n";
@@ -137,7 +140,12 @@ std::string plan_to_json(const Plan& p) {
   json env_set = json::object();
   for (const auto& [k, v] : set) env_set[k] = v;
   json doc = {
-      {"image", {{"path", p.image}, {"mode", mode_name(p.root_mode)}, {"metadata", p.config.metadata_path}}},
+      {"image",
+       {{"path", p.image},
+        {"mode", mode_name(p.root_mode)},
+        {"metadata", p.config.metadata_path},
+        {"source", p.config.import.source},
+        {"digest", p.config.import.digest}}},
       {"namespaces", {"user", "mount"}},
       {"uid_map", {{"inside", p.ids.inside_uid}, {"outside", p.ids.outside_uid}}},
       {"gid_map", {{"inside", p.ids.inside_gid}, {"outside", p.ids.outside_gid}}},

@@ -155,6 +155,7 @@ int main(int argc, char** argv) {
           o.credentials_file = creds_file.empty() ? env.credentials_file : creds_file;
           o.http.ca_file = ca_cert.empty() ? env.http.ca_file : ca_cert;
           o.http.user_agent = std::string("hpai/") + kVersion;
+          o.proxy = env.proxy;
           return o;
         };
         if (*pull_cmd) {

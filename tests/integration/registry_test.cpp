@@ -19,9 +19,12 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// $HPAI_TEST_REGISTRY_DIR: a fixture started elsewhere (registry-fixture.py start DIR).
+std::string registry_dir() { return env_or("HPAI_TEST_REGISTRY_DIR", HPAI_TEST_REGISTRY_DIR); }
+
 const json& fixture() {
   static const json doc = [] {
-    std::ifstream in(std::string(HPAI_TEST_REGISTRY_DIR) + "/fixture.json");
+    std::ifstream in(registry_dir() + "/fixture.json");
     return in ? json::parse(in) : json();
   }();
   return doc;
@@ -32,7 +35,7 @@ class Pull : public ContainerTest {
   void SetUp() override {
     ContainerTest::SetUp();
     if (IsSkipped()) return;
-    if (fixture().is_null()) GTEST_SKIP() << "no registry fixture (" << HPAI_TEST_REGISTRY_DIR << "/fixture.json)";
+    if (fixture().is_null()) GTEST_SKIP() << "no registry fixture (" << registry_dir() << "/fixture.json)";
     run_as(who(), {"mkdir", "-p", scratch().path() + "/docker"});
   }
   std::string host(const char* server) { return fixture()[server]["host"].get<std::string>(); }
@@ -122,9 +125,12 @@ TEST_P(Pull, BasicAuthRegistryWantsALoginThenPullsAndRuns) {
   Result ok = pull({r});
   ASSERT_EQ(ok.exit_code, 0) << ok;
   EXPECT_TRUE(contains(ok.out, digest("busybox"))) << ok;
-  Result out = run(r, {"/bin/sh", "-c", "echo pulled=$HPAI_PULLED"});
+  Result out = run(r, {"/bin/sh", "-c", "echo pulled=$HPAI_PULLED"}, {"-v"});
   EXPECT_EQ(out.exit_code, 0) << out;
   EXPECT_TRUE(contains(out.out, "pulled=yes")) << out;
+  EXPECT_TRUE(contains(out.err, r + " " + digest("busybox"))) << out;  // -v: which image ran
+  Result plan = run(r, {"/bin/true"}, {"--dry-run"});
+  EXPECT_TRUE(contains(plan.out, "source:      " + r + " (registry, " + digest("busybox") + ")")) << plan;
   // The digest is in the metadata, inspect and list show it.
   Result inspect = tool({"inspect", "--json", r});
   ASSERT_EQ(inspect.exit_code, 0) << inspect;
@@ -234,6 +240,26 @@ TEST_P(Pull, PlainHttpOnlyWithInsecureAndTlsNeedsTheSiteCa) {
   Result no_ca = pull({"--creds-file", "/nonexistent", ref("basic", "busybox")}, false);
   EXPECT_NE(no_ca.exit_code, 0) << no_ca;
   EXPECT_TRUE(contains(no_ca.err, "--ca-cert")) << no_ca;
+}
+
+TEST_P(Pull, ProxiesFromTheEnvironmentAndDockerHubMirrors) {
+  ASSERT_EQ(login("basic", password("basic")).exit_code, 0);
+  const std::string r = ref("basic", "busybox");
+  std::vector<std::string> e = env();
+  e.push_back("https_proxy=http://127.0.0.1:9");  // nothing listens: the proxy is asked, and fails
+  Result proxied = run_as(who(), {hpai_image(), "pull", r}, e, "/", {}, 300);
+  EXPECT_NE(proxied.exit_code, 0) << proxied;
+  EXPECT_TRUE(contains(proxied.err, "https_proxy")) << proxied;
+  e.push_back("no_proxy=127.0.0.1");
+  Result direct = run_as(who(), {hpai_image(), "pull", r}, e, "/", {}, 300);
+  EXPECT_EQ(direct.exit_code, 0) << direct;
+
+  if (!fixture()["images"].contains("busybox-hub")) GTEST_SKIP() << "fixture has no library/busybox";
+  Result mirrored = pull({"--registry-mirror", host("basic"), "busybox:1"});
+  ASSERT_EQ(mirrored.exit_code, 0) << mirrored;
+  EXPECT_TRUE(contains(mirrored.out, "busybox:1: pulled docker.io/library/busybox:1")) << mirrored;
+  EXPECT_EQ(run("busybox:1", {"/bin/true"}).exit_code, 0);
+  EXPECT_EQ(run("docker.io/library/busybox:1", {"/bin/true"}).exit_code, 0);  // the reference finds it too
 }
 
 TEST_P(Pull, SharedBaseLayersAreFetchedOnceAndGcKeepsWhatImagesUse) {

@@ -253,6 +253,8 @@ def push_plan(layouts, images_dir, with_debian):
     bb, multi = layouts["busybox"], layouts["multi"]
     plan = [("busybox", bb, "1", "hpai/busybox", "1", [], ["basic", "token", "plain"]),
             ("busybox-public", bb, "1", "public/busybox", "1", [], ["token"]),
+            # Docker Hub's name for busybox, for --registry-mirror.
+            ("busybox-hub", bb, "1", "library/busybox", "1", [], ["basic"]),
             ("busybox-docker", bb, "1", "hpai/busybox-docker", "1", ["--format", "v2s2"],
              ["basic", "token", "plain"]),
             ("multi", multi, "1", "hpai/multi", "1", ["--all"], ["basic", "token", "plain"]),

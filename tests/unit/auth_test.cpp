@@ -131,5 +131,38 @@ TEST_F(Credentials, AFileOthersCanOpenOrABrokenEntryIsRefused) {
   EXPECT_FALSE(find_credentials(write(R"({"credsStore": "desktop"})"), "r.io"));
 }
 
+TEST_F(Credentials, LoginFilesThemAsDockerDoesAndKeepsTheRest) {
+  const std::string file = write(R"({"auths": {"https://index.docker.io/v1/": {"auth": "YTpi"},
+      "ghcr.io": {"auth": "YTpi"}}, "credHelpers": {"gcr.io": "gcloud"}, "psFormat": "x"})");
+  store_credentials(file, "docker.io", "alice", "pw:with:colons");
+  store_credentials(file, "localhost:5000", "bob", "pw");
+  store_credentials(file, "localhost:5000", "bob", "new");  // replaced, not added
+  struct stat st {};
+  ASSERT_EQ(stat(file.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(find_credentials(file, "docker.io")->password, "pw:with:colons");
+  EXPECT_EQ(find_credentials(file, "localhost:5000")->password, "new");
+  EXPECT_EQ(find_credentials(file, "ghcr.io")->username, "a");
+  std::ifstream in(file);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("https://index.docker.io/v1/"), std::string::npos) << text;  // Docker Hub's key, once
+  EXPECT_EQ(text.find("https://index.docker.io/v1/"), text.rfind("https://index.docker.io/v1/")) << text;
+  EXPECT_NE(text.find("psFormat"), std::string::npos) << text;
+  EXPECT_NE(text.find("gcloud"), std::string::npos) << text;
+  EXPECT_TRUE(erase_credentials(file, "registry-1.docker.io"));  // however Docker Hub is spelled
+  EXPECT_FALSE(find_credentials(file, "docker.io"));
+  EXPECT_FALSE(erase_credentials(file, "docker.io"));
+  EXPECT_THROW(store_credentials(file, "r.io", "a:b", "pw"), Error);
+  // A new file in a new directory: both private.
+  const std::string fresh = dir_.path() + "/new/config.json";
+  store_credentials(fresh, "r.io", "u", "p");
+  ASSERT_EQ(stat((dir_.path() + "/new").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0700u);
+  EXPECT_EQ(find_credentials(fresh, "r.io")->password, "p");
+  EXPECT_EQ(basic_authorization("a", "b"), "Basic YTpi");
+  EXPECT_EQ(encode_base64(""), "");
+  EXPECT_EQ(encode_base64("ab"), "YWI=");
+}
+
 }  // namespace
 }  // namespace hpai

@@ -26,6 +26,7 @@ struct RegistryOptions {
   int attempts = 6;                                // per request, the first included
   double backoff_s = 0.5;                          // before the first retry; doubled for each further one
   double max_wait_s = 60;                          // the longest Retry-After (or backoff) waited for
+  std::string proxy;  // the https_proxy libcurl uses (from the environment, without a password), for messages
 };
 
 // The defaults from ENV: credentials from $DOCKER_CONFIG/config.json or
