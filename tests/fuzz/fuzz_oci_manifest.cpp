@@ -10,10 +10,12 @@
 
 #include "hpai/base/digest.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/image/blob_source.hpp"
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/image_formats.hpp"
+#include "hpai/image/manifest.hpp"
 
 namespace {
 
@@ -89,6 +91,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   try {
     hpai::resolve_oci(oci, "linux/arm64", "latest");
+  } catch (const hpai::Error&) {
+  }
+  // The same texts as a registry serves them: an index to pick from, a manifest.
+  try {
+    auto entries = hpai::index_entries(hpai::parse_json(index, "index"), "index");
+    hpai::pick_platform(entries, "linux/amd64", "index");
+    hpai::platform_list(entries);
+  } catch (const hpai::Error&) {
+  }
+  try {
+    auto m = hpai::parse_image_manifest(hpai::parse_json(manifest, "manifest"), "manifest");
+    hpai::layer_refs(m, hpai::config_diff_ids(hpai::parse_json(config, "config"), "config"), "manifest");
   } catch (const hpai::Error&) {
   }
   // The same texts as docker save's manifest.json and config.

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "error_text.hpp"
 #include "hpai/base/error.hpp"
 #include "oci_builder.hpp"
 #include "temp_dir.hpp"
@@ -13,14 +14,7 @@ namespace {
 
 using test::mkdirs;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(OciLayout, TagPicksTheManifestAndDigestsAreKept) {
   test::TempDir d;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "error_text.hpp"
 #include "hpai/base/error.hpp"
 
 namespace hpai {
@@ -20,14 +21,7 @@ json desc(const std::string& type, const std::string& hex, json extra = json::ob
   return d;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using test::error_of;
 
 TEST(Manifest, DescriptorsAreCheckedAsTheyAreRead) {
   Descriptor d = parse_descriptor(desc(kOciManifestType, kHex,
