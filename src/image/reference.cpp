@@ -82,6 +82,12 @@ std::string ImageReference::storage_name() const {
   std::string name = repository;
   if (registry == kDockerHub) {
     if (name.starts_with("library/")) name = name.substr(8);
+    // "docker.io/my.org/app" must not be stored as "my.org/app", which names the
+    // registry my.org: such a name keeps its "docker.io/".
+    const std::string first = name.substr(0, name.find('/'));
+    if (name.find('/') != std::string::npos &&
+        (first.find('.') != std::string::npos || first.find(':') != std::string::npos || first == "localhost"))
+      name = std::string(kDockerHub) + "/" + name;
   } else {
     name = registry + "/" + name;
   }

@@ -112,6 +112,17 @@ void Storage::ensure_layout() const {
   for (const char* sub : {"/img", "/tmp", "/lock"}) make_dir(root_ + sub, 0700, "storage directory");
 }
 
+NameLock Storage::lock_pull(std::string_view name) const {
+  validate_image_name(name);
+  ensure_layout();
+  const std::string path = root_ + "/lock/" + encode(name) + kTmpSeparator + "pull";
+  UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw_errno("can't open lock file " + path);
+  while (flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) throw_errno("can't lock " + path);
+  return NameLock(std::move(fd));
+}
+
 std::string Storage::make_area(std::string_view relative) const {
   ensure_layout();
   std::string path = root_;

@@ -13,6 +13,7 @@
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/base/path_text.hpp"
+#include "hpai/base/untrusted_text.hpp"
 
 namespace hpai {
 
@@ -218,7 +219,7 @@ std::string AuthChallenge::param(const std::string& name) const {
 
 std::vector<AuthChallenge> parse_www_authenticate(std::string_view value) {
   auto bad = [&](const std::string& why) {
-    return Error("can't understand the registry's WWW-Authenticate \"" + std::string(value) + "\": " + why);
+    return Error("can't understand the registry's WWW-Authenticate \"" + printable(value) + "\": " + why);
   };
   std::vector<AuthChallenge> out;
   Scanner in(value);
@@ -256,10 +257,10 @@ std::string token_request_url(const AuthChallenge& c, const std::vector<std::str
   std::string url = c.param("realm");
   if (url.empty()) throw Error("the registry's Bearer challenge names no realm (token server)");
   if (!url.starts_with("https://") && !url.starts_with("http://"))
-    throw Error("the registry's token realm \"" + url + "\" is not an http(s) URL");
+    throw Error("the registry's token realm \"" + printable(url) + "\" is not an http(s) URL");
   for (char ch : url)
     if (static_cast<unsigned char>(ch) <= ' ' || static_cast<unsigned char>(ch) >= 0x7f || ch == '#')
-      throw Error("the registry's token realm \"" + url +
+      throw Error("the registry's token realm \"" + printable(url) +
                   "\" is not a plain URL (a space, control character or fragment)");
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   auto add = [&](const std::string& k, const std::string& v) {

@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <exception>
 #include <mutex>
 
 #include "hpai/base/error.hpp"
@@ -25,6 +26,8 @@ struct Transfer {
   CURL* curl;
   bool success_body = false;  // the status is 2xx: bytes go to the sink
   bool decided = false;
+  int header_lines = 0;
+  std::exception_ptr failure;  // thrown in a callback: kept, rethrown after curl returns
 };
 
 std::string lower(std::string s) {
@@ -32,28 +35,29 @@ std::string lower(std::string s) {
   return s;
 }
 
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  std::string_view line(data, size * count);
+size_t header_line(Transfer* t, std::string_view line) {
   if (line.starts_with("HTTP/")) {
     t->response->headers.clear();  // a new answer (after a redirect or 100 Continue)
     t->decided = false;
+    t->header_lines = 0;
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
     std::string name = lower(std::string(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
       value.remove_suffix(1);
-    // Headers are small; a server sending megabytes of them is broken.
-    if (t->response->headers.size() > 200 || value.size() > 65536) return 0;
+    // Headers are small and few; a server sending more (the same name again and again
+    // included) is broken or hostile.
+    if (++t->header_lines > 200 || value.size() > 65536) {
+      t->response->error = "the server sent more than 200 header lines, or one over 64 KiB";
+      return 0;
+    }
     t->response->headers[name] = std::string(value);
   }
-  return size * count;
+  return line.size();
 }
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<Transfer*>(user);
-  const size_t n = size * count;
+size_t body_bytes(Transfer* t, const char* data, size_t n) {
   if (!t->decided) {
     long status = 0;
     curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
@@ -68,20 +72,39 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
       return 0;
     }
   } else {
-    // Error bodies are for messages only: 64 KiB of one is plenty.
+    // Error bodies are for messages only: 64 KiB of one is plenty, and the transfer
+    // ends there (a server may send an endless one).
     const size_t max = t->success_body ? t->request->max_body : std::min<size_t>(t->request->max_body, 65536);
     if (t->response->body.size() + n > max) {
-      if (t->success_body) {
-        t->response->aborted = true;
-        return 0;
-      }
       t->response->body.append(data, max - t->response->body.size());
-      return n;
+      t->response->truncated = true;
+      return 0;
     }
     t->response->body.append(data, n);
   }
   if (t->request->progress && t->success_body) t->request->progress(t->response->body_bytes);
   return n;
+}
+
+// No exception may unwind through libcurl's C frames.
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  try {
+    return header_line(t, std::string_view(data, size * count));
+  } catch (...) {
+    t->failure = std::current_exception();
+    return 0;
+  }
+}
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  try {
+    return body_bytes(t, data, size * count);
+  } catch (...) {
+    t->failure = std::current_exception();
+    return 0;
+  }
 }
 
 void set(CURL* c, CURLoption o, long v) {
@@ -138,7 +161,7 @@ HttpClient::~HttpClient() { curl_easy_cleanup(curl_); }
 
 HttpResponse HttpClient::perform(const HttpRequest& req) {
   HttpResponse resp;
-  Transfer t{&req, &resp, curl_};
+  Transfer t{&req, &resp, curl_, false, false, 0, nullptr};
   CURL* c = curl_;
   curl_easy_reset(c);  // keeps the connection cache, drops the last request's options
   char errbuf[CURL_ERROR_SIZE] = {0};
@@ -161,6 +184,7 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
   set(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
   set(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   if (req.head) set(c, CURLOPT_NOBODY, 1L);
+  if (req.timeout_s > 0) set(c, CURLOPT_TIMEOUT, req.timeout_s);
   std::string range;
   if (req.range_from > 0) {
     range = std::to_string(req.range_from) + "-";
@@ -187,14 +211,21 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
   curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp.status);
   char* url = nullptr;
   if (curl_easy_getinfo(c, CURLINFO_EFFECTIVE_URL, &url) == CURLE_OK && url != nullptr) resp.url = url;
-  if (rc != CURLE_OK && !resp.aborted) {
-    resp.error = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
+  if (t.failure) std::rethrow_exception(t.failure);
+  if (resp.truncated && (resp.status < 200 || resp.status >= 300)) {
+    // A bounded error body: the status is the answer.
+  } else if (resp.truncated) {
+    resp.status = 0;  // a 2xx answer larger than asked for is no answer
+    resp.error = "the answer is larger than " + std::to_string(req.max_body) + " bytes";
+  } else if (resp.aborted) {
+    resp.status = 0;
+    if (resp.error.empty()) resp.error = "transfer stopped";
+  } else if (rc != CURLE_OK) {
+    if (resp.error.empty()) resp.error = errbuf[0] != 0 ? errbuf : curl_easy_strerror(rc);
     resp.tls_error = is_tls_error(rc);
     resp.transient = is_transient(rc);
-    // An answer cut short is no answer: the caller retries (and resumes) it.
-    if (rc != CURLE_HTTP_RETURNED_ERROR) resp.status = resp.status >= 200 && resp.status < 300 ? 0 : resp.status;
-  } else if (resp.aborted && !req.sink) {
-    resp.error = "answer larger than " + std::to_string(req.max_body) + " bytes";
+    // An answer cut short, or a redirect curl refused to follow, is no answer.
+    resp.status = 0;
   }
   return resp;
 }

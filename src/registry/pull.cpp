@@ -1,5 +1,7 @@
 #include "hpai/registry/pull.hpp"
 
+#include <sys/statvfs.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -10,6 +12,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/untrusted_text.hpp"
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/image_export.hpp"
 #include "hpai/image/manifest.hpp"
@@ -72,7 +75,8 @@ Manifest fetch_manifest(RegistrySession& s, HttpClient& http, const std::string&
     else if (m.doc.contains("layers"))
       m.media_type = kOciManifestType;
     else
-      throw Error(what + ": the registry answered \"" + m.media_type + "\", neither an image manifest nor an index");
+      throw Error(what + ": the registry answered \"" + printable(m.media_type) +
+                  "\", neither an image manifest nor an index");
   }
   return m;
 }
@@ -95,6 +99,10 @@ void fetch_blob(RegistrySession& s, HttpClient& http, const Descriptor& d, BlobW
       if (status == 200 || (status == 206 && !range.starts_with("bytes " + std::to_string(from) + "-"))) w.restart();
     };
     req.sink = [&](const char* p, std::size_t n) { return !cancel && w.write(p, n); };
+    req.cancelled = [&] { return cancel.load(); };
+    // A deadline that a working link meets (256 KiB/s), so a trickling server can't hold
+    // a pull for days; the stall check catches a dead one sooner.
+    req.timeout_s = 300 + static_cast<long>((static_cast<std::uint64_t>(d.size) - from) / (256 << 10));
     if (progress) req.progress = [&](std::uint64_t) { progress(w.size()); };
     HttpResponse r = s.send(http, req);
     if (!w.error().empty()) throw Error(what + ": " + w.error());
@@ -183,6 +191,16 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
   result.manifest_digest = image.digest;
   const ImageManifest m = parse_image_manifest(image.doc, what);
   result.layers = static_cast<int>(m.layers.size());
+  // A registry must say how big each blob is (the distribution spec requires it): the
+  // size bounds what is written, so a hostile one can't fill the disk with an endless
+  // body.
+  if (m.config.size < 0 || m.config.size > (16 << 20))
+    throw Error(what + ": the manifest's config descriptor has " +
+                (m.config.size < 0 ? std::string("no size") : "a size of " + std::to_string(m.config.size) + " bytes") +
+                " (an image config is a small JSON file); refusing it");
+  for (std::size_t i = 0; i < m.layers.size(); ++i)
+    if (m.layers[i].size < 0)
+      throw Error(what + ": layer " + std::to_string(i + 1) + " has no size in the manifest; refusing it");
 
   if (!result.name.empty() && !o.force && storage.has(result.name)) {
     ImageConfig have = read_image_config(storage.image_dir(result.name));
@@ -199,6 +217,16 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
 
   BlobCache cache(storage);
   UniqueFd held = cache.hold();
+  std::uint64_t missing = 0;
+  for (const auto& l : m.layers)
+    if (!cache.has(l.hex)) missing += static_cast<std::uint64_t>(l.size);
+  if (struct statvfs fs{}; statvfs(cache.root().c_str(), &fs) == 0) {
+    const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
+    if (missing > free)
+      throw Error(what + ": its layers need " + human_bytes(missing) +
+                  " (compressed, more once unpacked) and storage " + storage.root() + " has " + human_bytes(free) +
+                  " free: hpai-image gc removes unused blobs, or pull into other storage with -s DIR");
+  }
   std::atomic<bool> cancel{false};
   // The config first (small, and it says the platform), then the layers in parallel.
   if (m.config.size > (16 << 20)) throw Error(what + ": image config of " + std::to_string(m.config.size) + " bytes");
@@ -208,6 +236,12 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
   const std::string config_json = read_host_file(cache.path_of(m.config.hex), 16 << 20, "image config");
   const auto config = parse_json(config_json, what + " config");
   const std::string arch = platform_of(config, what + " config");
+  // Checked before any layer is fetched: a config that doesn't match its manifest is
+  // refused at once.
+  ResolvedImage resolved;
+  resolved.config_json = config_json;
+  resolved.manifest_digest = result.manifest_digest;
+  resolved.layers = layer_refs(m, config_diff_ids(config, what + " config"), what);
   if (result.platform.empty()) result.platform = arch;
   if (!platform_matches(arch, want)) {
     if (!o.platform.empty())
@@ -255,10 +289,6 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
   result.layers_fetched = fetched;
   result.bytes_fetched = bytes;
 
-  ResolvedImage resolved;
-  resolved.config_json = config_json;
-  resolved.manifest_digest = result.manifest_digest;
-  resolved.layers = layer_refs(m, config_diff_ids(config, what + " config"), what);
   ResolvedSource source{"registry", ref.str(), {m.config.digest}, what};
   for (const auto& l : m.layers) source.blobs.push_back(l.digest);
   auto store = BlobStore::directory(cache.root());

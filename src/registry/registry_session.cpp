@@ -1,5 +1,6 @@
 #include "hpai/registry/registry_session.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <thread>
 
@@ -8,6 +9,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/untrusted_text.hpp"
 
 namespace hpai {
 
@@ -25,7 +27,7 @@ std::string error_detail(const std::string& body) {
     const auto& e = doc.at("errors").at(0);
     std::string out = e.value("code", "");
     if (const std::string m = e.value("message", ""); !m.empty()) out += (out.empty() ? "" : ": ") + m;
-    return out.size() > 300 ? out.substr(0, 300) + "..." : out;
+    return printable(out);
   } catch (const std::exception&) {
     return "";
   }
@@ -74,6 +76,9 @@ std::string RegistrySession::url(const std::string& path) const {
 }
 
 HttpResponse RegistrySession::send(HttpClient& http, HttpRequest req) {
+  // Manifests, tokens, API checks are small: a server trickling one gets minutes, not
+  // the hours the stall check alone would allow.
+  if (!req.sink && req.timeout_s == 0) req.timeout_s = 300;
   bool answered_challenge = false;
   const std::size_t plain_headers = req.headers.size();
   for (int attempt = 1;; ++attempt) {
@@ -96,11 +101,12 @@ HttpResponse RegistrySession::send(HttpClient& http, HttpRequest req) {
     }
     if (!retriable(r) || attempt >= options_.attempts) return r;
     if (req.sink && r.status == 0 && r.body_bytes > 0) return r;  // bytes were kept: the caller resumes
-    wait_before_retry(r, attempt);
+    if (!wait_before_retry(r, attempt, req.cancelled)) return r;
   }
 }
 
-void RegistrySession::wait_before_retry(const HttpResponse& r, int attempt) const {
+bool RegistrySession::wait_before_retry(const HttpResponse& r, int attempt,
+                                        const std::function<bool()>& cancelled) const {
   double wait = options_.backoff_s * std::pow(2.0, attempt - 1);
   if (const std::string after = r.header("retry-after"); !after.empty()) {
     try {
@@ -114,7 +120,12 @@ void RegistrySession::wait_before_retry(const HttpResponse& r, int attempt) cons
   wait = std::min(wait, options_.max_wait_s);
   const std::string why = r.status == 0 ? r.error : "HTTP " + std::to_string(r.status);
   spdlog::info("{}: {}; retrying in {:.1f} s (attempt {} of {})", host_, why, wait, attempt + 1, options_.attempts);
-  std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait);
+  while (std::chrono::steady_clock::now() < until) {
+    if (cancelled && cancelled()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return !(cancelled && cancelled());
 }
 
 bool RegistrySession::authenticate(HttpClient& http, const std::string& header) {
@@ -163,6 +174,7 @@ std::string RegistrySession::bearer_token(HttpClient& http, const AuthChallenge&
   HttpRequest req;
   req.url = token_request_url(challenge, scopes);
   req.max_body = 1 << 20;
+  req.timeout_s = 120;
   const bool with_credentials = credentials_ && !credentials_->username.empty();
   if (with_credentials)
     req.headers.push_back("Authorization: " + basic_authorization(credentials_->username, credentials_->password));
@@ -174,8 +186,7 @@ std::string RegistrySession::bearer_token(HttpClient& http, const AuthChallenge&
   HttpResponse r;
   for (int attempt = 1;; ++attempt) {
     r = http.perform(req);
-    if (!retriable(r) || attempt >= options_.attempts) break;
-    wait_before_retry(r, attempt);
+    if (!retriable(r) || attempt >= options_.attempts || !wait_before_retry(r, attempt, {})) break;
   }
   const std::string realm = challenge.param("realm");
   if (r.status == 401 || r.status == 403)
@@ -195,7 +206,7 @@ std::string RegistrySession::bearer_token(HttpClient& http, const AuthChallenge&
     if (token.empty() && doc.contains("access_token") && doc.at("access_token").is_string())
       token = doc.at("access_token").get<std::string>();
     if (doc.contains("expires_in") && doc.at("expires_in").is_number_integer())
-      expires_in = std::max<long>(doc.at("expires_in").get<long>(), 60);
+      expires_in = std::clamp<long>(doc.at("expires_in").get<long>(), 60, 86400);
   } catch (const Error&) {
     throw;
   } catch (const std::exception& e) {
@@ -227,7 +238,12 @@ std::string RegistrySession::failure(const HttpResponse& r, const std::string& w
   std::string detail = error_detail(r.body);
   detail = detail.empty() ? "" : ": " + detail;
   const std::string http = "HTTP " + std::to_string(r.status) + detail;
-  const bool had_credentials = credentials_ && !credentials_->username.empty();
+  std::optional<RegistryCredentials> credentials;
+  {
+    std::lock_guard<std::mutex> hold(mutex_);
+    credentials = credentials_;
+  }
+  const bool had_credentials = credentials && !credentials->username.empty();
   switch (r.status) {
     case 401:
       return where + ": not authorized (" + http + "): " +
@@ -237,7 +253,8 @@ std::string RegistrySession::failure(const HttpResponse& r, const std::string& w
              "hpai-image login " + registry_ + ", or give --creds-file FILE";
     case 403:
       return where + ": access denied (" + http + "): the account " +
-             (had_credentials ? "\"" + credentials_->username + "\"" : "(anonymous)") + " may not pull " + repository_;
+             (had_credentials ? "\"" + printable(credentials->username) + "\"" : "(anonymous)") + " may not pull " +
+             repository_;
     case 404: return where + ": not found (" + http + "): check the repository name and the tag or digest";
     case 429:
       return where + ": rate limited (" + http + ") after " + std::to_string(options_.attempts) +

@@ -71,7 +71,10 @@ int main(int argc, char** argv) {
 
   return report_errors([&]() -> int {
     const HostContext host = HostContext::current();
-    if (cl.options.pull) pull_if_missing(cl.options, host);
+    if (cl.options.pull && pull_if_missing(cl.options, host, cl.dry_run) && cl.dry_run) {
+      std::printf("--pull: %s is not in storage; hpai-image pull would fetch it first\n", cl.options.image.c_str());
+      return 0;
+    }
     if (cl.dry_run) {
       Plan plan = make_plan(cl.options, host);
       if (plan.rank.launcher != Launcher::None)

@@ -297,6 +297,17 @@ TEST_P(Pull, TwoPullsAtOnceFetchEachBlobOnce) {
   EXPECT_EQ(blob_gets("faulty", layer), 1) << counts("faulty").dump();
 }
 
+TEST_P(Pull, RanksOfANodeWithPullAskTheRegistryOnce) {
+  const std::string r = host("faulty") + "/ok/busybox:1";
+  reset("faulty");
+  std::vector<std::thread> ranks;
+  std::vector<Result> results(8);
+  for (int i = 0; i < 8; ++i) ranks.emplace_back([&, i] { results[i] = run(r, {"/bin/true"}, {"--pull"}); });
+  for (auto& t : ranks) t.join();
+  for (const auto& res : results) EXPECT_EQ(res.exit_code, 0) << res;
+  EXPECT_EQ(counts("faulty").value("GET /v2/ok/busybox/manifests/1", 0), 1) << counts("faulty").dump();
+}
+
 TEST_P(Pull, BrokenConnectionsResumeAndRateLimitsAreWaitedOut) {
   const std::string layer = fixture()["images"]["busybox"]["layers"][0];
   for (const char* behaviour : {"drop", "norange"}) {
@@ -322,14 +333,23 @@ TEST_P(Pull, BrokenRegistriesFailWithTheCauseAndLeaveNothing) {
     const char* repo;
     const char* says;
   } cases[] = {
-      {"baddigest/busybox:1", "not the sha256:"}, {"schema1/busybox:1", "schema 1"},
-      {"auth401/busybox:1", "not authorized"},    {"forbidden/busybox:1", "access denied"},
+      {"baddigest/busybox:1", "not the sha256:"},
+      {"schema1/busybox:1", "schema 1"},
+      {"auth401/busybox:1", "not authorized"},
+      {"forbidden/busybox:1", "access denied"},
       {"missing/busybox:1", "not found"},
+      {"nosize/busybox:1", "layer 1 has no size in the manifest"},
+      {"bigmanifest/busybox:1", "larger than 4194304 bytes"},
+      {"endless/busybox:1", "HTTP 500"},
+      {"escape/busybox:1", "\\x1b]0;PWNED\\x07\\x1b[2Jall good"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.repo);
+    const auto start = std::chrono::steady_clock::now();
     Result r = pull({host("faulty") + "/" + c.repo, "broken"});
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(60));  // no server holds a pull
     EXPECT_NE(r.exit_code, 0) << r;
+    EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r;  // no terminal escape gets through
     EXPECT_TRUE(contains(r.err, c.says)) << r;
     EXPECT_TRUE(contains(r.err, host("faulty"))) << r;
     expect_nothing_left("broken");
@@ -374,6 +394,15 @@ TEST_P(Pull, StraightToSquashfsAndRunWithPull) {
   Result without = run(r, {"/bin/true"});
   EXPECT_NE(without.exit_code, 0) << without;
   EXPECT_TRUE(contains(without.err, "hpai-image pull")) << without;
+  Result dry = run(r, {"/bin/true"}, {"--pull", "--dry-run"});
+  EXPECT_EQ(dry.exit_code, 0) << dry;
+  EXPECT_TRUE(contains(dry.out, "hpai-image pull would fetch it")) << dry;
+  EXPECT_TRUE(files(storage() + "/img").empty());  // a dry run fetches nothing
+  // A file that isn't there is never taken for a Docker Hub image of that name.
+  Result file = run("proj/app.sqfs", {"/bin/true"}, {"--pull"});
+  EXPECT_NE(file.exit_code, 0) << file;
+  EXPECT_TRUE(contains(file.err, "no such file")) << file;
+  EXPECT_FALSE(contains(file.err, "docker.io")) << file;
   Result with = run(r, {"/bin/sh", "-c", "echo pulled-and-ran"}, {"--pull"});
   EXPECT_EQ(with.exit_code, 0) << with;
   EXPECT_TRUE(contains(with.out, "pulled-and-ran")) << with;
@@ -382,18 +411,25 @@ TEST_P(Pull, StraightToSquashfsAndRunWithPull) {
 TEST_P(Pull, DiskFullFailsCleanly) {
   if (!running_as_root()) GTEST_SKIP() << "needs root to mount a small tmpfs";
   if (!fixture()["images"].contains("debian")) GTEST_SKIP() << "fixture has no debian images";
-  run_as(root_user(), {"mkdir", "-p", storage()});
-  ASSERT_EQ(run_as(root_user(), {"mount", "-t", "tmpfs", "-o", "size=8m,mode=0700,uid=" + std::to_string(who().uid),
-                                 "tmpfs", storage()})
-                .exit_code,
-            0);
   ASSERT_EQ(login("basic", password("basic")).exit_code, 0);
-  Result r = pull({ref("basic", "debian")});
-  EXPECT_NE(r.exit_code, 0) << r;
-  EXPECT_TRUE(contains(r.err, "No space left on device")) << r;
-  EXPECT_TRUE(files(storage() + "/blobs/partial").empty());
-  EXPECT_TRUE(files(storage() + "/img").empty());
-  run_as(root_user(), {"umount", storage()});
+  // 8 MiB: the layers (60 MiB compressed) don't fit, said before anything is fetched.
+  // 80 MiB: they do, the unpacked tree (160 MiB) doesn't.
+  for (const char* size : {"8m", "80m"}) {
+    SCOPED_TRACE(size);
+    run_as(root_user(), {"mkdir", "-p", storage()});
+    ASSERT_EQ(run_as(root_user(),
+                     {"mount", "-t", "tmpfs", "-o",
+                      std::string("size=") + size + ",mode=0700,uid=" + std::to_string(who().uid), "tmpfs", storage()})
+                  .exit_code,
+              0);
+    Result r = pull({ref("basic", "debian")});
+    EXPECT_NE(r.exit_code, 0) << r;
+    EXPECT_TRUE(contains(r.err, std::string(size) == "8m" ? "has 8.0 MiB free" : "No space left on device")) << r;
+    EXPECT_TRUE(files(storage() + "/blobs/partial").empty());
+    EXPECT_TRUE(files(storage() + "/img").empty());
+    EXPECT_TRUE(files(storage() + "/tmp").empty());
+    run_as(root_user(), {"umount", storage()});
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(, Pull, ::testing::Values(As::Unprivileged, As::Root), as_name);

@@ -38,7 +38,7 @@ INDEX_TYPES = ("application/vnd.oci.image.index.v1+json",
                "application/vnd.docker.distribution.manifest.list.v2+json")
 SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+prettyjws"
 BEHAVIOURS = ("ok", "drop", "norange", "ratelimit", "baddigest", "schema1", "slow",
-              "auth401", "forbidden", "missing")
+              "auth401", "forbidden", "missing", "nosize", "bigmanifest", "endless", "escape")
 PATH_RE = re.compile(r"^/v2/(?P<name>.+)/(?P<kind>manifests|blobs)/(?P<ref>[^/]+)$")
 
 
@@ -151,6 +151,18 @@ class FaultyHandler(fixture_http.Handler):
             self.send_body(403, oci_error("DENIED", "requested access to the resource is denied"),
                            head=head)
             return
+        if behaviour == "endless":  # an error whose body never ends
+            self.send_response(500)
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"x" * 65536)
+            except OSError:
+                return
+        if behaviour == "escape":  # terminal escapes in the error message
+            self.send_body(404, oci_error("MANIFEST_UNKNOWN", "\x1b]0;PWNED\x07\x1b[2Jall good"), head=head)
+            return
         if behaviour == "missing":
             code = "MANIFEST_UNKNOWN" if kind == "manifests" else "BLOB_UNKNOWN"
             self.send_body(404, oci_error(code, f"{name}: {ref} not found"), head=head)
@@ -183,6 +195,15 @@ class FaultyHandler(fixture_http.Handler):
             digest = "sha256:" + hashlib.sha256(body).hexdigest()
         else:
             body, ctype = layout.read(digest), layout.manifests[digest]
+        if behaviour == "nosize" and not ref.startswith("sha256:"):  # layers without a size
+            doc = json.loads(body)
+            for layer in doc.get("layers", []):
+                layer.pop("size", None)
+            body = json.dumps(doc).encode()
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        if behaviour == "bigmanifest" and not ref.startswith("sha256:"):  # valid, then 5 MiB of spaces
+            body = body + b" " * (5 << 20)
+            digest = "sha256:" + hashlib.sha256(body).hexdigest()
         self.send_body(200, body, ctype=ctype, head=head,
                        headers=[("Docker-Content-Digest", digest), ("ETag", f'"{digest}"')])
 

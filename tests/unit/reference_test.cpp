@@ -55,6 +55,17 @@ TEST(ImageReference, RegistriesPortsTagsAndDigests) {
   EXPECT_EQ(r.registry, "[::1]:5000");
   EXPECT_EQ(parse_image_reference("[fe80::1]/app").registry, "[fe80::1]");
   EXPECT_EQ(parse_image_reference("a.b-c__d---e").repository, "library/a.b-c__d---e");
+  // Two references never share a storage name: a Docker Hub namespace that reads as a
+  // registry keeps docker.io/.
+  EXPECT_EQ(parse_image_reference("docker.io/localhost/foo:1").storage_name(), "docker.io/localhost/foo:1");
+  EXPECT_EQ(parse_image_reference("localhost/foo:1").storage_name(), "localhost/foo:1");
+  EXPECT_EQ(parse_image_reference("docker.io/my.org/app").storage_name(), "docker.io/my.org/app:latest");
+  EXPECT_EQ(parse_image_reference("my.org/app").storage_name(), "my.org/app:latest");
+  EXPECT_EQ(parse_image_reference("docker.io/library/a.b").storage_name(), "a.b:latest");
+  for (const char* text : {"docker.io/localhost/foo:1", "docker.io/my.org/app", "a.b", "ghcr.io/o/i:1"})
+    EXPECT_EQ(parse_image_reference(parse_image_reference(text).storage_name()).str(),
+              parse_image_reference(text).str())
+        << text;
 }
 
 TEST(ImageReference, WhatIsNotAReferenceSaysWhy) {

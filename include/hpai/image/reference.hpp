@@ -27,7 +27,8 @@ struct ImageReference {
   // A name for storage: "debian:12" for Docker Hub's library images, else
   // "REGISTRY/REPO:TAG" without "docker.io/" ("nvidia/cuda:12.4.1-base-ubuntu22.04");
   // "@sha256:..." follows when the reference is pinned, so a pin is never satisfied by
-  // what a tag named before.
+  // what a tag named before. Docker Hub names whose first component would read as a
+  // registry keep "docker.io/" ("docker.io/localhost/x:1"): two references, one name never.
   std::string storage_name() const;
 };
 

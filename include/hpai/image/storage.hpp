@@ -69,6 +69,9 @@ class Storage {
   // Blocks while another process imports or removes NAME (calling WAITING once), then
   // clears what killed imports or removals of NAME left.
   NameLock lock(std::string_view name, void (*waiting)(std::string_view) = nullptr) const;
+  // Held by hpai-run --pull from its look for NAME to the end of its pull, so that the
+  // ranks of a node pull once (lock/NAME%pull; not the name's lock, which the pull takes).
+  NameLock lock_pull(std::string_view name) const;
   // ROOT/RELATIVE, made 0700 (with the storage itself) when missing: the blob cache's.
   std::string make_area(std::string_view relative) const;
   // Needs the lock: makes a staging directory for NAME.

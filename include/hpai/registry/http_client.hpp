@@ -34,9 +34,12 @@ struct HttpRequest {
   // HttpResponse::body, at most MAX_BODY bytes (more is an error: no answer fills memory).
   std::function<bool(const char*, std::size_t)> sink;
   std::size_t max_body = 4 << 20;
+  long timeout_s = 0;  // the whole transfer; 0: none (blobs: the stall check alone)
   // Called once the answer's status and headers are known, before its first body byte
   // (a resumed fetch learns here whether the server honoured the Range).
   std::function<void(long status, const HttpResponse&)> on_status;
+  // True once the caller gave up (another layer failed): no more retries or waits.
+  std::function<bool()> cancelled;
   // Called as body bytes arrive (the count of this transfer).
   std::function<void(std::uint64_t)> progress;
 };
@@ -46,7 +49,8 @@ struct HttpResponse {
   std::string error;  // the transport's failure: "Couldn't connect to server", TLS, a stall
   bool tls_error = false;
   bool transient = false;                      // a failure that may pass: refused, reset, timed out, cut short
-  bool aborted = false;                        // the sink said stop, or the body was over max_body
+  bool aborted = false;                        // the sink said stop
+  bool truncated = false;                      // the body was over max_body (an error body: cut at 64 KiB)
   std::string body;                            // of a non-2xx answer (bounded), or of a 2xx one without sink
   std::map<std::string, std::string> headers;  // of the last answer; names lower case
   std::string url;                             // after redirects

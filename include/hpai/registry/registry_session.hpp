@@ -63,13 +63,14 @@ class RegistrySession {
   // Answers CHALLENGE (of a 401): sets authorization_. False when nothing can be sent.
   bool authenticate(HttpClient& http, const std::string& challenge_header);
   std::string bearer_token(HttpClient& http, const AuthChallenge& challenge);
-  void wait_before_retry(const HttpResponse& r, int attempt) const;
+  // Waits before retry ATTEMPT + 1; false when CANCELLED said stop meanwhile.
+  bool wait_before_retry(const HttpResponse& r, int attempt, const std::function<bool()>& cancelled) const;
 
   std::string host_, registry_, repository_;
   RegistryOptions options_;
   std::optional<RegistryCredentials> credentials_;
   bool credentials_loaded_ = false;
-  std::mutex mutex_;           // authorization_ and the token's expiry
+  mutable std::mutex mutex_;   // credentials_, authorization_ and the token's expiry
   std::string authorization_;  // "Bearer ..." or "Basic ...", "" before the first challenge
   std::chrono::steady_clock::time_point expires_;
 };
