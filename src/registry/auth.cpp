@@ -10,6 +10,7 @@
 
 #include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
+#include "hpai/base/host_fs.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/base/path_text.hpp"
@@ -143,8 +144,14 @@ std::optional<nlohmann::json> load_credentials_file(const std::string& file) {
   return doc;
 }
 
-// DOC written to FILE atomically: a temporary file beside it, 0600, synced, renamed.
-void save_credentials_file(const std::string& file, const nlohmann::json& doc) {
+// DOC written to FILE atomically: a temporary file beside it, 0600, synced, renamed. A
+// FILE that is a symlink (config.json kept in a dotfiles repository) is followed, as
+// docker does, so the link stays and its target is replaced.
+void save_credentials_file(const std::string& path, const nlohmann::json& doc) {
+  std::string file = path;
+  struct stat lst {};
+  if (lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode))
+    if (auto target = real_path(path)) file = *target;
   const auto slash = file.rfind('/');
   const std::string dir = slash == std::string::npos ? "." : file.substr(0, slash);
   if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw_errno("can't create " + dir);

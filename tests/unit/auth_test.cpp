@@ -159,6 +159,13 @@ TEST_F(Credentials, LoginFilesThemAsDockerDoesAndKeepsTheRest) {
   ASSERT_EQ(stat((dir_.path() + "/new").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0700u);
   EXPECT_EQ(find_credentials(fresh, "r.io")->password, "p");
+  // A symlinked config.json stays a link; its target gets the entry.
+  const std::string link = dir_.path() + "/linked.json";
+  ASSERT_EQ(symlink(file.c_str(), link.c_str()), 0);
+  store_credentials(link, "l.io", "u", "p");
+  ASSERT_EQ(lstat(link.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISLNK(st.st_mode));
+  EXPECT_EQ(find_credentials(file, "l.io")->password, "p");
   EXPECT_EQ(basic_authorization("a", "b"), "Basic YTpi");
   EXPECT_EQ(encode_base64(""), "");
   EXPECT_EQ(encode_base64("ab"), "YWI=");
