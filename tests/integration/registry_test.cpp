@@ -297,6 +297,19 @@ TEST_P(Pull, TwoPullsAtOnceFetchEachBlobOnce) {
   EXPECT_EQ(blob_gets("faulty", layer), 1) << counts("faulty").dump();
 }
 
+TEST_P(Pull, ATerminalGetsABarPerLayerAndATotal) {
+  const std::string r = host("faulty") + "/slow/busybox:1";
+  // script(1) gives the pull a terminal; what it drew comes back on stdout.
+  Result t = run_as(who(), {"script", "-qec", hpai_image() + " pull " + r + " bar", "/dev/null"}, env(), "/", {}, 300);
+  ASSERT_EQ(t.exit_code, 0) << t;
+  EXPECT_TRUE(contains(t.out, "sha256:")) << t;
+  EXPECT_TRUE(contains(t.out, "fetching")) << t;
+  EXPECT_TRUE(contains(t.out, "total ")) << t;
+  EXPECT_TRUE(contains(t.out, "MiB/s") || contains(t.out, "KiB/s")) << t;
+  EXPECT_TRUE(contains(t.out, "\x1b[1A")) << t;                     // redrawn in place
+  EXPECT_FALSE(contains(t.out, "already in the blob cache")) << t;  // no log lines on a terminal
+}
+
 TEST_P(Pull, RanksOfANodeWithPullAskTheRegistryOnce) {
   const std::string r = host("faulty") + "/ok/busybox:1";
   reset("faulty");
