@@ -2,6 +2,8 @@
 // natively, the minimum driver for CUDA minor-version compatibility (both from the
 // data file recipes/cuda-driver-table.json, compiled in), and the NVIDIA_REQUIRE_CUDA
 // expression images carry (space = OR, comma = AND; keys cuda, driver, brand, arch).
+// Each row of the data file names the NVIDIA table line it was checked against in
+// "source" and may carry a "note"; both are for its readers, the rules ignore them.
 #pragma once
 
 #include <string>
