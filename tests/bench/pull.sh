@@ -27,7 +27,7 @@ runs=${2:-5}
 [[ $runs =~ ^[1-9][0-9]*$ ]] || { echo "pull bench: RUNS must be a positive number, not '$runs'" >&2; exit 2; }
 out="$build/bench"
 fixture="$build/registry/fixture.json"
-start_hint="/usr/bin/python3 $here/../registry/registry-fixture.py start $build/registry $build/test-images"
+start_hint="/usr/bin/python3 $(cd "$here/../registry" && pwd)/registry-fixture.py start $build/registry $build/test-images"
 die() { echo "pull bench: $*" >&2; exit 1; }
 
 for t in hyperfine skopeo umoci curl setpriv; do command -v $t >/dev/null || die "$t missing"; done
@@ -219,7 +219,8 @@ def section(path, which):
     for name, r in res.items():
         med = statistics.median(r["times"])
         rows[name] = {"median_s": round(med, 4), "mean_s": round(r["mean"], 4), "min_s": round(r["min"], 4),
-                      "max_s": round(r["max"], 4), "runs": len(r["times"]), "times_s": [round(t, 4) for t in r["times"]],
+                      "max_s": round(r["max"], 4), "user_s_mean": round(r["user"], 3),
+                      "system_s_mean": round(r["system"], 3), "runs": len(r["times"]), "times_s": [round(t, 4) for t in r["times"]],
                       "ratio_to_hpai": round(med / base, 3), "hpai_over_it": round(base / med, 3),
                       "registry": req[which].get(name, {})}
     return rows
@@ -234,13 +235,13 @@ res = {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="
 json.dump(res, open(f"{out}/pull.json", "w"), indent=1)
 
 def table(title, rows):
-    print(f"\n{title}, {runs} runs each, medians")
-    print("| command | median s | it / hpai-image | hpai-image / it | requests | blob GETs | blob MB |")
-    print("|---|---|---|---|---|---|---|")
+    print(f"\n{title}, {runs} runs each, medians (user, sys: CPU means; requests: one more pull)")
+    print("| command | median s | it / hpai-image | hpai-image / it | user s | sys s | requests | blob GETs | blob MB |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for k, v in rows.items():
         r = v["registry"]
         print(f"| {k} | {v['median_s']:.3f} | {v['ratio_to_hpai']:.2f} | {v['hpai_over_it']:.2f} | "
-              f"{r.get('requests', '?')} | {r.get('blob_gets', '?')} | {r.get('blob_bytes', 0) / 1e6:.3f} |")
+              f"{v['user_s_mean']:.2f} | {v['system_s_mean']:.2f} | {r.get('requests', '?')} | {r.get('blob_gets', '?')} | {r.get('blob_bytes', 0) / 1e6:.3f} |")
 
 table(f"Cold pull of {ref} (TLS + Basic auth, fresh storage)", res["cold"]["results"])
 table(f"Second pull: {ref2} into a store holding {ref}", res["second_pull"]["results"])
