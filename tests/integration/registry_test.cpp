@@ -253,6 +253,22 @@ TEST_P(Pull, ProxiesFromTheEnvironmentAndDockerHubMirrors) {
   e.push_back("no_proxy=127.0.0.1");
   Result direct = run_as(who(), {hpai_image(), "pull", r}, e, "/", {}, 300);
   EXPECT_EQ(direct.exit_code, 0) << direct;
+  // Through a real CONNECT proxy (tests/registry/connect_proxy.py; it lives as long as
+  // its stdin, our pipe).
+  const std::string port_file = scratch().path() + "/proxy.port", log = scratch().path() + "/proxy.log";
+  FILE* proxy = popen(("/usr/bin/python3 " + std::string(HPAI_TEST_SOURCE_DIR) + "/tests/registry/connect_proxy.py " +
+                       port_file + " " + log)
+                          .c_str(),
+                      "w");
+  ASSERT_NE(proxy, nullptr);
+  for (int i = 0; i < 100 && !fs::exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  ASSERT_TRUE(fs::exists(port_file));
+  std::vector<std::string> through = env();
+  through.push_back("https_proxy=http://127.0.0.1:" + read_file(port_file));
+  Result tunnelled = run_as(who(), {hpai_image(), "pull", "--force", r}, through, "/", {}, 300);
+  pclose(proxy);
+  EXPECT_EQ(tunnelled.exit_code, 0) << tunnelled;
+  EXPECT_TRUE(contains(read_file(log), "CONNECT " + host("basic"))) << read_file(log);
 
   if (!fixture()["images"].contains("busybox-hub")) GTEST_SKIP() << "fixture has no library/busybox";
   Result mirrored = pull({"--registry-mirror", host("basic"), "busybox:1"});
