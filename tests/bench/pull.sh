@@ -16,7 +16,7 @@
 # each client sent (the registry's access log). Raw hyperfine runs go to
 # BUILD/bench/pull-cold.json and pull-shared.json; medians, ratios and counts to
 # BUILD/bench/pull.json. Runs as the unprivileged test user when started as root.
-# Usage:
+# Usage (PULL_BENCH_DIR: where the stores go, default /var/tmp):
 #   tests/bench/pull.sh BUILD_DIR [RUNS]     (default 5; needs the registry fixture running:
 #     /usr/bin/python3 tests/registry/registry-fixture.py start BUILD/registry BUILD/test-images)
 set -euo pipefail
@@ -58,7 +58,9 @@ code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$ca" "https
 
 source "$here/as-user.sh"
 mkdir -p "$out"
-work=$(mktemp -d /var/tmp/hpai-bench-pull.XXXXXX)
+# PULL_BENCH_DIR=/dev/shm takes the disk out: on this VM's ext4 the kernel's file
+# creation dominates every tool's time and swings 2x between identical runs.
+work=$(mktemp -d "${PULL_BENCH_DIR:-/var/tmp}/hpai-bench-pull.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 # The user's own, not writable by others: hpai-image refuses storage and credentials
 # that others could swap.
