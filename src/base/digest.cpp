@@ -35,16 +35,6 @@ std::string Sha256::hex() {
   return out;
 }
 
-std::string sha256_hex_of_digest(std::string_view digest, std::string_view what) {
-  if (!digest.starts_with("sha256:"))
-    throw Error(std::string(what) + ": digest \"" + std::string(digest) +
-                "\" is not sha256 (only sha256 is supported)");
-  std::string_view hex = digest.substr(7);
-  if (hex.size() != 64 || hex.find_first_not_of("0123456789abcdef") != std::string_view::npos)
-    throw Error(std::string(what) + ": malformed digest \"" + std::string(digest) + "\"");
-  return std::string(hex);
-}
-
 std::string sha256_of(std::string_view data) {
   Sha256 h;
   h.update(data.data(), data.size());
