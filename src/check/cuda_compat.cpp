@@ -27,11 +27,6 @@ std::vector<long> numbers(const std::string& v) {
   return out;
 }
 
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return s;
-}
-
 }  // namespace
 
 int compare_versions(const std::string& a, const std::string& b) {
@@ -111,7 +106,7 @@ RequireResult evaluate_require_cuda(const std::string& expr, const RequireContex
       if (op_at == std::string::npos || op_at == 0)
         throw Error("NVIDIA_REQUIRE_CUDA: malformed condition \"" + cond + "\" (want KEY OP VALUE, e.g. cuda>=12.2)");
       std::size_t value_at = cond.find_first_not_of("!<>=", op_at);
-      const std::string key = lower(cond.substr(0, op_at));
+      const std::string key = ascii_lower(cond.substr(0, op_at));
       const std::string op = cond.substr(op_at, value_at - op_at);
       const std::string value = value_at == std::string::npos ? "" : cond.substr(value_at);
       if (value.empty() || (op != "=" && op != "!=" && op != "<" && op != "<=" && op != ">" && op != ">="))
@@ -132,7 +127,7 @@ RequireResult evaluate_require_cuda(const std::string& expr, const RequireContex
       if (have.empty()) {
         t = Truth::Unknown;
       } else if (key == "brand") {
-        bool eq = lower(have) == lower(value);
+        bool eq = ascii_lower(have) == ascii_lower(value);
         if (op != "=" && op != "!=") throw Error("NVIDIA_REQUIRE_CUDA: brand takes = or !=, not \"" + op + "\"");
         t = (op == "=") == eq ? Truth::True : Truth::False;
       } else {

@@ -10,6 +10,7 @@
 #include "hpai/base/error.hpp"
 #include "hpai/base/json_source.hpp"
 #include "hpai/base/log.hpp"
+#include "hpai/base/path_text.hpp"
 #include "hpai/image/manifest.hpp"
 #include "hpai/image/unpack.hpp"
 
@@ -21,11 +22,6 @@ namespace {
 
 bool is_hex64(const std::string& s) {
   return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // A member named by manifest.json: it must stay inside the archive and name a file
@@ -192,7 +188,7 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
   // Docker names the config after its digest ("<hex>.json", or "blobs/sha256/<hex>");
   // a name in upper case is the same digest and is checked all the same.
   std::string base =
-      lower(config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1));
+      ascii_lower(config_path.substr(config_path.rfind('/') == std::string::npos ? 0 : config_path.rfind('/') + 1));
   if (base.ends_with(".json")) base.resize(base.size() - 5);
   if (is_hex64(base) && base != config_hex)
     throw Error(store.describe(config_path) + " does not match its digest sha256:" + base + " (corrupt or tampered)");
@@ -209,8 +205,8 @@ ResolvedImage resolve_docker_archive(const BlobStore& store, const std::string& 
     LayerRef l;
     l.path = member_path(layers[i].get<std::string>(), "layer " + std::to_string(i + 1), what);
     l.diff_id_hex = ids[i];
-    if (l.path.starts_with("blobs/sha256/") && is_hex64(lower(l.path.substr(13))))
-      l.blob_hex = lower(l.path.substr(13));
+    if (l.path.starts_with("blobs/sha256/") && is_hex64(ascii_lower(l.path.substr(13))))
+      l.blob_hex = ascii_lower(l.path.substr(13));
     if (!store.has(l.path)) throw Error(what + ": layer " + store.describe(l.path) + " is missing");
     r.layers.push_back(l);
   }

@@ -204,6 +204,8 @@ ImageConfig finish_image(const std::string& dir, const ResolvedImage& img, const
   return config;
 }
 
+void say_waiting(std::string_view name) { spdlog::warn("waiting for another import or removal of {} to finish", name); }
+
 }  // namespace
 
 const char* to_string(ImageFormat format) {
@@ -306,9 +308,7 @@ ImportResult import_image(const Storage& storage, const ImportOptions& o) {
   check(stat(path.c_str(), &st), "can't import " + path);
   const std::int64_t mtime = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
 
-  NameLock lock = storage.lock(result.name, [](std::string_view n) {
-    spdlog::warn("waiting for another import or removal of {} to finish", n);
-  });
+  NameLock lock = storage.lock(result.name, say_waiting);
   if (!o.force && storage.has(result.name)) {
     ImageConfig have = read_image_config(result.dir);
     if (have.import.source == path && have.import.source_mtime == mtime &&
@@ -362,23 +362,26 @@ ImportResult unpack_resolved(const BlobStore& store, const ResolvedImage& img, c
   return result;
 }
 
+std::optional<ImportResult> already_imported(const Storage& storage, const std::string& name,
+                                             const ResolvedSource& source, const std::string& digest) {
+  if (!storage.has(name)) return std::nullopt;
+  ImageConfig have = read_image_config(storage.image_dir(name));
+  if (have.import.format != source.format || have.import.source != source.source || have.import.digest != digest)
+    return std::nullopt;
+  ImportResult r;
+  r.name = name;
+  r.dir = storage.image_dir(name);
+  r.reused = true;
+  r.config = std::move(have);
+  return r;
+}
+
 ImportResult import_resolved(const Storage& storage, const BlobStore& store, const ResolvedImage& img,
                              const ResolvedSource& source, const std::string& name, bool force, bool show_progress) {
   validate_image_name(name);
-  NameLock lock = storage.lock(
-      name, [](std::string_view n) { spdlog::warn("waiting for another import or removal of {} to finish", n); });
-  if (!force && storage.has(name)) {
-    ImageConfig have = read_image_config(storage.image_dir(name));
-    if (have.import.format == source.format && have.import.source == source.source &&
-        have.import.digest == img.manifest_digest) {
-      ImportResult r;
-      r.name = name;
-      r.dir = storage.image_dir(name);
-      r.reused = true;
-      r.config = have;
-      return r;
-    }
-  }
+  NameLock lock = storage.lock(name, say_waiting);
+  if (!force)
+    if (auto done = already_imported(storage, name, source, img.manifest_digest)) return *done;
   Staging staging = storage.stage(name);
   ImportResult r = unpack_resolved(store, img, source, staging.path(), show_progress);
   staging.commit();

@@ -36,8 +36,6 @@ json image_json(const StoredImage& i) {
             {"Labels", c.labels}}}};
 }
 
-std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr(0, 19) : d; }
-
 std::string printf_string(const char* format, auto... args) {
   const int n = std::snprintf(nullptr, 0, format, args...);
   std::string out(static_cast<std::size_t>(n > 0 ? n : 0), '\0');
@@ -46,6 +44,8 @@ std::string printf_string(const char* format, auto... args) {
 }
 
 }  // namespace
+
+std::string short_digest(const std::string& d) { return d.size() > 19 ? d.substr(0, 19) : d; }
 
 std::string human_size(std::uint64_t bytes) {
   const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

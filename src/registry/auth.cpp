@@ -24,12 +24,6 @@ bool token_char(char c) {
   return ascii_alnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-std::string lower(std::string s) {
-  for (char& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
 std::string percent_encode(std::string_view s) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
@@ -120,7 +114,7 @@ std::string auths_host(std::string_view key) {
   for (std::string_view scheme : {"https://", "http://"})
     if (key.starts_with(scheme)) key.remove_prefix(scheme.size());
   key = key.substr(0, key.find('/'));
-  const std::string host = lower(std::string(key));
+  const std::string host = ascii_lower(std::string(key));
   return host == "index.docker.io" || host == "registry-1.docker.io" ? std::string(kDockerHub) : host;
 }
 
@@ -233,7 +227,7 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view value) {
   while (!in.done()) {
     if (in.eat(',')) continue;
     AuthChallenge c;
-    c.scheme = lower(in.token());
+    c.scheme = ascii_lower(in.token());
     if (c.scheme.empty()) throw bad("no authentication scheme");
     // Parameters until the next challenge: a token not followed by '='.
     while (!in.done()) {
@@ -247,7 +241,7 @@ std::vector<AuthChallenge> parse_www_authenticate(std::string_view value) {
       }
       auto v = in.value();
       if (!v) throw bad("unterminated quoted string");
-      c.params[lower(name)] = *v;
+      c.params[ascii_lower(name)] = *v;
     }
     out.push_back(std::move(c));
     if (!in.done() && !in.eat(',')) {

@@ -19,10 +19,6 @@ namespace hpai {
 
 namespace {
 
-bool is_hex64(const std::string& s) {
-  return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
-}
-
 UniqueFd lock_file(const std::string& path, int how) {
   UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) throw_errno("can't open lock file " + path);
@@ -101,7 +97,7 @@ UniqueFd BlobCache::hold() const { return lock_file(root_ + "/lock/blobs", LOCK_
 
 bool BlobCache::ensure(const Descriptor& d, const std::string& what,
                        const std::function<void(BlobWriter&)>& fetch) const {
-  if (!is_hex64(d.hex)) throw Error(what + ": not a sha256 digest: " + d.digest);
+  if (sha256_hex_of_digest(d.digest, what) != d.hex) throw Error(what + ": not a sha256 digest: " + d.digest);
   if (has(d.hex)) return false;
   UniqueFd lock = lock_file(root_ + "/blobs/lock/" + d.hex, LOCK_EX);
   if (has(d.hex)) return false;  // another pull fetched it while this one waited

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "hpai/base/error.hpp"
+#include "hpai/base/path_text.hpp"
 
 namespace hpai {
 
@@ -30,18 +31,13 @@ struct Transfer {
   std::exception_ptr failure;  // thrown in a callback: kept, rethrown after curl returns
 };
 
-std::string lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 size_t header_line(Transfer* t, std::string_view line) {
   if (line.starts_with("HTTP/")) {
     t->response->headers.clear();  // a new answer (after a redirect or 100 Continue)
     t->decided = false;
     t->header_lines = 0;
   } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-    std::string name = lower(std::string(line.substr(0, colon)));
+    std::string name = ascii_lower(std::string(line.substr(0, colon)));
     std::string_view value = line.substr(colon + 1);
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
     while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))

@@ -15,6 +15,7 @@
 #include "hpai/base/untrusted_text.hpp"
 #include "hpai/image/image_config.hpp"
 #include "hpai/image/image_export.hpp"
+#include "hpai/image/image_report.hpp"
 #include "hpai/image/manifest.hpp"
 #include "hpai/registry/blob_cache.hpp"
 #include "hpai/registry/pull_progress.hpp"
@@ -133,7 +134,7 @@ std::string pull_summary(const PullResult& r) {
   char line[512];
   std::snprintf(line, sizeof line, "%s: pulled %s (%s, %s): %d layer%s, %d fetched (%s), %d cached; %.1f s\n",
                 where.c_str(), r.ref.str().c_str(), r.manifest_digest.c_str(), r.platform.c_str(), r.layers,
-                r.layers == 1 ? "" : "s", r.layers_fetched, human_bytes(r.bytes_fetched).c_str(),
+                r.layers == 1 ? "" : "s", r.layers_fetched, human_size(r.bytes_fetched).c_str(),
                 r.layers - r.layers_fetched, r.seconds);
   return line;
 }
@@ -202,18 +203,14 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
     if (m.layers[i].size < 0)
       throw Error(what + ": layer " + std::to_string(i + 1) + " has no size in the manifest; refusing it");
 
-  if (!result.name.empty() && !o.force && storage.has(result.name)) {
-    ImageConfig have = read_image_config(storage.image_dir(result.name));
-    if (have.import.format == "registry" && have.import.source == ref.str() &&
-        have.import.digest == result.manifest_digest) {
-      result.import.name = result.name;
-      result.import.dir = storage.image_dir(result.name);
-      result.import.reused = true;
-      result.import.config = have;
+  ResolvedSource source{"registry", ref.str(), {m.config.digest}, what};
+  for (const auto& l : m.layers) source.blobs.push_back(l.digest);
+  if (!result.name.empty() && !o.force)
+    if (auto done = already_imported(storage, result.name, source, result.manifest_digest)) {
+      result.import = std::move(*done);
       result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
       return result;
     }
-  }
 
   BlobCache cache(storage);
   UniqueFd held = cache.hold();
@@ -223,8 +220,8 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
   if (struct statvfs fs{}; statvfs(cache.root().c_str(), &fs) == 0) {
     const std::uint64_t free = static_cast<std::uint64_t>(fs.f_bavail) * fs.f_frsize;
     if (missing > free)
-      throw Error(what + ": its layers need " + human_bytes(missing) +
-                  " (compressed, more once unpacked) and storage " + storage.root() + " has " + human_bytes(free) +
+      throw Error(what + ": its layers need " + human_size(missing) + " (compressed, more once unpacked) and storage " +
+                  storage.root() + " has " + human_size(free) +
                   " free: hpai-image gc removes unused blobs, or pull into other storage with -s DIR");
   }
   std::atomic<bool> cancel{false};
@@ -289,8 +286,6 @@ PullResult pull_image(const Storage& storage, const PullOptions& o) {
   result.layers_fetched = fetched;
   result.bytes_fetched = bytes;
 
-  ResolvedSource source{"registry", ref.str(), {m.config.digest}, what};
-  for (const auto& l : m.layers) source.blobs.push_back(l.digest);
   auto store = BlobStore::directory(cache.root());
   if (o.squashfs.empty()) {
     result.import = import_resolved(storage, *store, resolved, source, result.name, o.force, o.progress);

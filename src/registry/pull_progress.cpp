@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "hpai/image/image_report.hpp"
+
 namespace hpai {
 
 namespace {
@@ -10,25 +12,7 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string short_digest(const std::string& digest) {
-  return digest.size() > 19 ? digest.substr(0, 19) : digest;  // "sha256:" + 12 hex
-}
-
 }  // namespace
-
-std::string human_bytes(std::uint64_t bytes) {
-  char buf[32];
-  const double b = static_cast<double>(bytes);
-  if (bytes < 1024)
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else if (bytes < (1u << 20))
-    std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024);
-  else if (bytes < (1ull << 30))
-    std::snprintf(buf, sizeof buf, "%.1f MiB", b / 1048576);
-  else
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / 1073741824);
-  return buf;
-}
 
 PullProgress::PullProgress(std::vector<Item> items, bool terminal, bool log)
     : items_(std::move(items)),
@@ -61,14 +45,13 @@ void PullProgress::done(std::size_t i, bool fetched) {
     // Whole lines, one write each: the threads' lines never interleave in a log.
     std::string line;
     if (!fetched) {
-      line = which + ": " +
-             (items_[i].size >= 0 ? human_bytes(static_cast<std::uint64_t>(items_[i].size)) + ", " : "") +
+      line = which + ": " + (items_[i].size >= 0 ? human_size(static_cast<std::uint64_t>(items_[i].size)) + ", " : "") +
              "already in the blob cache\n";
     } else {
       const double t = seconds_since(s.start);
       char buf[128];
-      std::snprintf(buf, sizeof buf, ": %s fetched in %.1f s (%s/s)\n", human_bytes(s.bytes).c_str(), t,
-                    human_bytes(static_cast<std::uint64_t>(static_cast<double>(s.bytes) / std::max(t, 0.001))).c_str());
+      std::snprintf(buf, sizeof buf, ": %s fetched in %.1f s (%s/s)\n", human_size(s.bytes).c_str(), t,
+                    human_size(static_cast<std::uint64_t>(static_cast<double>(s.bytes) / std::max(t, 0.001))).c_str());
       line = which + buf;
     }
     std::fputs(line.c_str(), stderr);
@@ -103,15 +86,14 @@ void PullProgress::draw(bool force) {
     char line[256];
     std::snprintf(line, sizeof line, "\r\033[K%s [%-*s] %10s / %-10s %s\n", short_digest(items_[i].digest).c_str(),
                   width, std::string(static_cast<std::size_t>(std::min(filled, width)), '#').c_str(),
-                  human_bytes(b).c_str(),
-                  items_[i].size >= 0 ? human_bytes(static_cast<std::uint64_t>(items_[i].size)).c_str() : "?", what);
+                  human_size(b).c_str(),
+                  items_[i].size >= 0 ? human_size(static_cast<std::uint64_t>(items_[i].size)).c_str() : "?", what);
     out += line;
   }
   const double t = std::max(seconds_since(begin_), 0.001);
   char line[256];
-  std::snprintf(line, sizeof line, "\r\033[Ktotal %s / %s, %s/s\n", human_bytes(done).c_str(),
-                human_bytes(total).c_str(),
-                human_bytes(static_cast<std::uint64_t>(static_cast<double>(done) / t)).c_str());
+  std::snprintf(line, sizeof line, "\r\033[Ktotal %s / %s, %s/s\n", human_size(done).c_str(), human_size(total).c_str(),
+                human_size(static_cast<std::uint64_t>(static_cast<double>(done) / t)).c_str());
   out += line;
   std::fputs(out.c_str(), stderr);
   drawn_lines_ = static_cast<int>(items_.size()) + 1;

@@ -70,9 +70,12 @@ RegistrySession::RegistrySession(std::string host, std::string registry, std::st
   options_.http.allow_plain_http = options_.plain_http;
 }
 
+std::string RegistrySession::api_root() const {
+  return (options_.plain_http ? "http://" : "https://") + host_ + "/v2/";
+}
+
 std::string RegistrySession::url(const std::string& path) const {
-  return (options_.plain_http ? "http://" : "https://") + host_ + "/v2/" +
-         (repository_.empty() ? "" : repository_ + "/") + path;
+  return api_root() + (repository_.empty() ? "" : repository_ + "/") + path;
 }
 
 HttpResponse RegistrySession::send(HttpClient& http, HttpRequest req) {
@@ -265,7 +268,7 @@ std::string RegistrySession::failure(const HttpResponse& r, const std::string& w
 
 void RegistrySession::check_access(HttpClient& http) {
   HttpRequest req;
-  req.url = (options_.plain_http ? "http://" : "https://") + host_ + "/v2/";
+  req.url = api_root();
   req.max_body = 1 << 16;
   HttpResponse r = send(http, req);
   if (r.status >= 200 && r.status < 300) return;

@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
         } else if (*gc_cmd) {
           GcReport g = BlobCache(storage).gc(storage, gc_dry_run);
           std::printf("%s %d blob(s) and %d unfinished fetch(es), %s; %d blob(s) in use kept\n",
-                      gc_dry_run ? "would remove" : "removed", g.removed, g.partials, human_bytes(g.bytes).c_str(),
+                      gc_dry_run ? "would remove" : "removed", g.removed, g.partials, human_size(g.bytes).c_str(),
                       g.kept);
         } else if (*import_cmd) {
           imp.format = parse_image_format(import_format);

@@ -65,6 +65,12 @@ bool is_plain_path(std::string_view path);
 // An ASCII letter or digit, whatever the locale (isalnum(3) takes Latin-1 letters in
 // some): names that registries and servers send are compared byte for byte.
 inline bool ascii_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
+// S with A-Z made a-z and every other byte kept, whatever the locale.
+inline std::string ascii_lower(std::string s) {
+  for (char& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
+}
 
 // The kernel's limit on symlinks followed in one resolution (MAXSYMLINKS).
 inline constexpr int kMaxSymlinks = 40;

@@ -59,6 +59,12 @@ struct ResolvedSource {
 ImportResult unpack_resolved(const BlobStore& store, const ResolvedImage& image, const ResolvedSource& source,
                              const std::string& dir, bool progress);
 
+// NAME in STORAGE already holds SOURCE at DIGEST: the result that says so (reused),
+// else nullopt. A pull asks before it fetches anything; import_resolved again under the
+// name's lock.
+std::optional<ImportResult> already_imported(const Storage& storage, const std::string& name,
+                                             const ResolvedSource& source, const std::string& digest);
+
 // import_image for a resolved image: under NAME's lock, reused when NAME holds this
 // source at this digest already (unless FORCE), else unpacked and renamed in atomically.
 ImportResult import_resolved(const Storage& storage, const BlobStore& store, const ResolvedImage& image,

@@ -13,7 +13,8 @@
 
 namespace hpai {
 
-std::string human_size(std::uint64_t bytes);  // "1.5 GiB"
+std::string human_size(std::uint64_t bytes);     // "1.5 GiB"
+std::string short_digest(const std::string& d);  // "sha256:" and 12 hex digits
 
 // "NAME: imported SOURCE (FORMAT, N layers, SIZE in N files; dropped ...) into DIR", or
 // "NAME: already imported from SOURCE at TIME ..." for a reused import.

@@ -43,7 +43,4 @@ class PullProgress {
   int drawn_lines_ = 0;
 };
 
-// "12.3 MiB".
-std::string human_bytes(std::uint64_t bytes);
-
 }  // namespace hpai

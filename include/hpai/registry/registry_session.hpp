@@ -44,6 +44,8 @@ class RegistrySession {
   const RegistryOptions& options() const { return options_; }
   // "https://HOST/v2/REPOSITORY/" + PATH ("manifests/1", "blobs/sha256:...").
   std::string url(const std::string& path) const;
+  // "https://HOST/v2/": the API's root, what GET /v2/ asks.
+  std::string api_root() const;
 
   // REQ with the credentials the registry asks for; retried (after a wait) on 429, 5xx
   // and transport failures as long as no body bytes reached REQ's sink (the caller
