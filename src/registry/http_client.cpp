@@ -1,11 +1,13 @@
 #include "hpai/registry/http_client.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 
 #include <algorithm>
 #include <exception>
 #include <mutex>
 
+#include "hpai/base/bounded_read.hpp"
 #include "hpai/base/error.hpp"
 #include "hpai/base/path_text.hpp"
 
@@ -149,6 +151,15 @@ std::string HttpResponse::header(const std::string& lower_name) const {
 
 HttpClient::HttpClient(HttpOptions options) : options_(std::move(options)) {
   global_init();
+  // The CA bundle is read here, bounded and only if it is a regular file, and handed to
+  // curl as bytes: curl would open whatever the path names (a FIFO hangs it, /dev/zero
+  // never ends).
+  if (!options_.ca_file.empty()) {
+    const std::string what = "CA bundle " + options_.ca_file + " (--ca-cert or SSL_CERT_FILE)";
+    UniqueFd fd = open_regular(AT_FDCWD, options_.ca_file, Resolve::Host, what);
+    if (!fd) throw Error("can't read " + what + ": no such file");
+    ca_pem_ = read_bounded(fd.get(), 16 << 20, what);
+  }
   curl_ = curl_easy_init();
   if (curl_ == nullptr) throw Error("can't create a libcurl handle");
 }
@@ -176,7 +187,11 @@ HttpResponse HttpClient::perform(const HttpRequest& req) {
   set(c, CURLOPT_LOW_SPEED_TIME, options_.stall_timeout_s);
   set(c, CURLOPT_SSL_VERIFYPEER, 1L);
   set(c, CURLOPT_SSL_VERIFYHOST, 2L);
-  if (!options_.ca_file.empty()) set(c, CURLOPT_CAINFO, options_.ca_file.c_str());
+  struct curl_blob ca {
+    ca_pem_.data(), ca_pem_.size(), CURL_BLOB_NOCOPY
+  };
+  if (!options_.ca_file.empty() && curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &ca) != CURLE_OK)
+    throw Error("libcurl refused the CA bundle " + options_.ca_file);
   set(c, CURLOPT_USERAGENT, options_.user_agent.c_str());
   set(c, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   if (req.head) set(c, CURLOPT_NOBODY, 1L);

@@ -245,6 +245,15 @@ TEST_P(Pull, PlainHttpOnlyWithInsecureAndTlsNeedsTheSiteCa) {
   Result no_ca = pull({"--creds-file", "/nonexistent", ref("basic", "busybox")}, false);
   EXPECT_NE(no_ca.exit_code, 0) << no_ca;
   EXPECT_TRUE(contains(no_ca.err, "--ca-cert")) << no_ca;
+  // A CA path is read as the project reads any file: bounded, regular files only.
+  const std::string fifo = scratch().path() + "/ca.fifo", link = scratch().path() + "/ca.link";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0644), 0);
+  ASSERT_EQ(symlink("/nonexistent/ca.crt", link.c_str()), 0);
+  for (const std::string& bad : {std::string("/dev/zero"), fifo, link}) {
+    Result b = pull({"--ca-cert", bad, ref("basic", "busybox")});
+    EXPECT_NE(b.exit_code, 0) << bad << b;
+    EXPECT_TRUE(contains(b.err, "CA bundle " + bad)) << b;
+  }
 }
 
 TEST_P(Pull, ProxiesFromTheEnvironmentAndDockerHubMirrors) {

@@ -69,6 +69,7 @@ class HttpClient {
 
  private:
   HttpOptions options_;
+  std::string ca_pem_;  // options_.ca_file's content
   CURL* curl_ = nullptr;
 };
 
