@@ -14,6 +14,7 @@
 #include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/image/path_in_root.hpp"
+#include "hpai/run/enter_namespaces.hpp"
 #include "hpai/run/exec.hpp"
 #include "hpai/run/mount_tree.hpp"
 #include "hpai/run/mounts.hpp"
@@ -129,7 +130,7 @@ namespace {
 
 }  // namespace
 
-void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, const StatsSink* stats) {
+void assemble_container(const Plan& p, JoinLeader* leader, const std::string& facts) {
   // 0. A SquashFS image's server starts outside the namespaces to come, so that it lives
   // exactly as long as the container does (squashfs_mount.hpp).
   std::optional<SquashfsServer> squashfs;
@@ -163,19 +164,16 @@ void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, 
 
   // 5. The node's other ranks may enter now (join.cpp hands them these namespaces).
   if (leader) leader->serve(facts, p.launcher_daemon);
+}
+
+void run_container(const Plan& p, JoinLeader* leader, const std::string& facts, const StatsSink* stats) {
+  assemble_container(p, leader, facts);
   spdlog::info("executing: {}", p.argv.front());
   start_payload(p, stats);
 }
 
 void enter_container(const JoinTicket& t, const Plan& p, const StatsSink* stats) {
-  // User namespace first: it gives the capabilities the mount namespace and chroot need.
-  if (setns(t.userns.get(), CLONE_NEWUSER) != 0)
-    throw_errno("join: can't enter the user namespace of the node's container (process " + std::to_string(t.keeper) +
-                ")");
-  if (setns(t.mntns.get(), CLONE_NEWNS) != 0)
-    throw_errno("join: can't enter the mount namespace of the node's container (process " + std::to_string(t.keeper) +
-                ")");
-  if (fchdir(t.root.get()) != 0 || chroot(".") != 0) throw_errno("join: can't change root to the node's container");
+  enter_namespaces(t.userns.get(), t.mntns.get(), t.root.get(), t.keeper);
   if (chdir(p.cwd.c_str()) != 0)
     throw_errno("can't cd to " + p.cwd + " in the image (from --cd or the image's WorkingDir)");
   spdlog::info("executing in the node's container: {}", p.argv.front());

@@ -62,7 +62,8 @@ std::string node_key(const RunOptions& o) {
     image = resolved(image);
   }
   json binds = json::array();
-  for (const auto& b : o.binds) binds.push_back(resolved(b.source) + ":" + b.target + (b.read_only ? ":ro" : ""));
+  for (const auto& b : o.binds)
+    binds.push_back(resolved(b.source) + ":" + b.target + (b.read_only ? ":ro" : "") + (b.create ? ":create" : ""));
   json k = {{"hpai", kVersion},
             {"image", image},
             {"storage", o.storage},

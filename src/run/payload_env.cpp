@@ -71,6 +71,9 @@ Environment make_environment(const RunOptions& o, const HostContext& host, const
       }
       case EnvOp::Kind::File: apply_assignments(env, read_assignment_file(op.arg), op.expand); break;
       case EnvOp::Kind::Assign: apply_assignments(env, {parse_assignment(op.arg, "--set-env")}, op.expand); break;
+      case EnvOp::Kind::Host:  // the Slurm plugin's --container-env
+        if (auto v = host.env.get(op.arg)) env.set(op.arg, *v);
+        break;
       case EnvOp::Kind::Unset:
         if (op.arg.empty()) throw Error("--unset-env: GLOB must not be empty", kExitUsage);
         env.unset_matching(op.arg);

@@ -222,8 +222,8 @@ void add_user_binds(Plan& p, const RunOptions& o, const ImageFs& image, bool wri
                                  {.read_only = true}, "image metadata, read-only with -w"));
   }
   for (const auto& b : o.binds)
-    p.mounts.push_back(
-        bind_of(host_source(b.source, b.origin), b.target, {.read_only = b.read_only, .create = writable}, b.origin));
+    p.mounts.push_back(bind_of(host_source(b.source, b.origin), b.target,
+                               {.read_only = b.read_only, .create = writable || b.create}, b.origin));
 }
 
 }  // namespace

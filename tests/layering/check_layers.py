@@ -3,7 +3,7 @@
 include/hpai/) includes only the layers below it, and no source file grows past the
 size a reader takes in at once.
 
-    base  <-  image  <-  site, registry  <-  batch  <-  run, check  <-  tools
+    base  <-  image  <-  site, registry  <-  batch  <-  run, check  <-  slurm  <-  tools
 
 Usage: check_layers.py SOURCE_DIR
 """
@@ -19,7 +19,8 @@ BELOW = {
     "batch": {"base", "image", "site"},
     "run": {"base", "image", "site", "registry", "batch"},
     "check": {"base", "image", "site", "batch"},
-    "tools": {"base", "image", "site", "registry", "batch", "run", "check"},
+    "slurm": {"base", "image", "site", "registry", "batch", "run"},
+    "tools": {"base", "image", "site", "registry", "batch", "run", "check", "slurm"},
 }
 MAX_LINES = 500
 INCLUDE = re.compile(r'^\s*#\s*include\s+"hpai/([a-z_]+)/[^"]+"', re.M)

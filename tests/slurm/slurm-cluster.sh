@@ -3,7 +3,8 @@
 #   tests/slurm/slurm-cluster.sh start DIR   # munged, slurmctld, slurmd; config in DIR
 #   tests/slurm/slurm-cluster.sh stop DIR
 # With --optional after DIR, a machine without root or Slurm gets no cluster and no error.
-# Clients then need SLURM_CONF=DIR/slurm.conf. Needs root and the Debian packages
+# Clients then need SLURM_CONF=DIR/slurm.conf. $HPAI_SLURM_PLUGSTACK, if set, becomes
+# DIR/plugstack.conf (SPANK plugins). Needs root and the Debian packages
 # slurmctld slurmd slurm-client munge. Everything but munged's socket lives in DIR.
 set -euo pipefail
 cmd=${1:?usage: slurm-cluster.sh start|stop DIR}
@@ -88,10 +89,14 @@ KillWait=2
 OverTimeLimit=0
 MessageTimeout=30
 SlurmdParameters=config_overrides
+PlugStackConfig=$dir/plugstack.conf
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=16 RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE
 CONF
 echo "# cgroups are not used" >"$dir/cgroup.conf"
+# SPANK plugins: $HPAI_SLURM_PLUGSTACK is plugstack.conf's text (the suite loads hpai's
+# plugin this way, as a site would: every srun of the suite runs with it loaded).
+printf '%s\n' "${HPAI_SLURM_PLUGSTACK:-# no SPANK plugins}" >"$dir/plugstack.conf"
 
 export SLURM_CONF="$dir/slurm.conf"
 slurmctld -i -f "$SLURM_CONF"

@@ -16,6 +16,10 @@ namespace hpai {
 [[noreturn]] void run_container(const Plan& plan, JoinLeader* leader = nullptr, const std::string& facts = "",
                                 const StatsSink* stats = nullptr);
 
+// run_container without the payload: the finished container is this process's root
+// and cwd (the Slurm plugin's builder hands it to the step's tasks).
+void assemble_container(const Plan& plan, JoinLeader* leader, const std::string& facts);
+
 // A joining rank: enters the namespaces and root of TICKET, then execs PLAN's payload.
 [[noreturn]] void enter_container(const JoinTicket& ticket, const Plan& plan, const StatsSink* stats = nullptr);
 

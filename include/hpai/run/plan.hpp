@@ -26,7 +26,8 @@ struct BindSpec {
   std::string source;
   std::string target;
   bool read_only = false;
-  std::string origin;  // what asked for it, for messages ("-b /data:/mnt")
+  bool create = false;  // a missing DST is made (in a skeleton layer if the image is read-only); -b never does
+  std::string origin;   // what asked for it, for messages ("-b /data:/mnt")
 };
 BindSpec parse_bind_spec(std::string_view arg);
 
@@ -36,7 +37,7 @@ std::optional<std::string> shared_file_system(unsigned long f_type);
 
 // One --set-env / --unset-env, kept in command-line order (their order matters).
 struct EnvOp {
-  enum class Kind { ImageEnv, File, Assign, Unset };
+  enum class Kind { ImageEnv, File, Assign, Unset, Host };  // Host: ARG's host value, byte for byte
   Kind kind = Kind::Assign;
   std::string arg;
   bool expand = true;  // false after --env-no-expand
