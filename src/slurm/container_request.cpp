@@ -66,11 +66,12 @@ ImageArgument parse_container_image(const std::string& value) {
   if (value.starts_with('/') || value.starts_with("./") || value.starts_with("../") || value == "." || value == "..")
     return {value, true};
   std::string image = value;
-  if (image.find('@') != std::string::npos && image.find('@') < image.find('#'))
+  const auto at = image.find('@'), hash = image.find('#');
+  if (at != std::string::npos && hash != std::string::npos && at < hash)  // else @ starts a digest
     throw Error("--container-image=" + value +
                     ": credentials in the image (USER@) are not taken: store them with hpai-image login REGISTRY",
                 kExitUsage);
-  if (auto hash = image.find('#'); hash != std::string::npos) {  // enroot's REGISTRY#IMAGE
+  if (hash != std::string::npos) {  // enroot's REGISTRY#IMAGE
     if (hash == 0 || hash + 1 == image.size())
       throw Error("--container-image=" + value + ": expected REGISTRY#IMAGE", kExitUsage);
     image[hash] = '/';

@@ -125,6 +125,7 @@ Result run_as(const User& user, const std::vector<std::string>& argv, const std:
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
+    setpgid(0, 0);  // a group of its own: a timeout ends all of it (below)
     dup2(out_pipe[1], 1);
     dup2(err_pipe[1], 2);
     int devnull = open("/dev/null", O_RDONLY);
@@ -161,6 +162,9 @@ Result run_as(const User& user, const std::vector<std::string>& argv, const std:
     int left = static_cast<int>(
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count());
     if (left <= 0) {
+      // The whole group: a stopped FUSE server left behind, or a rank stuck on it, would
+      // keep the pipes open and the next test's machine busy.
+      kill(-pid, SIGKILL);
       kill(pid, SIGKILL);
       r.err += "\n[harness: timed out after " + std::to_string(timeout_seconds) + " s]\n";
       break;

@@ -149,14 +149,19 @@ TEST_P(Launchers, FirstRankKilledWhileBuildingIsReplaced) {
                                "for i in $(seq 100); do [ -e " +
                                d +
                                "/mnt/p.json ] && break; sleep 0.05; done\n"
-                               "kill -STOP $fuse\n" +
+                               "kill -STOP $fuse\n"
+                               // Stopped, not only signalled: a server thread still in read() takes
+                               // the next request (FUSE's FR_SENT) and a rank waiting on it can't be killed.
+                               "while grep -qv ') T ' /proc/$fuse/task/*/stat; do sleep 0.01; done\n" +
                                launch + " >" + d +
                                "/a 2>&1 & a=$!\n"
                                "sleep 0.5\n" +
                                launch + " >" + d + "/b 2>&1 & b=$!\n" + launch + " >" + d +
                                "/c 2>&1 & c=$!\n"
-                               "sleep 0.5\nkill -9 $a\nwait $a\necho killed $?\n"
-                               "kill -CONT $fuse\n"
+                               "sleep 0.5\nkill -9 $a\n"
+                               // Resumed before waiting: a rank blocked on a request the server had
+                               // already read dies only once that request is answered.
+                               "kill -CONT $fuse\nwait $a\necho killed $?\n"
                                "wait $b; echo b $?; wait $c; echo c $?; sleep 2.5; cat " +
                                d + "/b " + d +
                                "/c\n"
