@@ -6,6 +6,7 @@
 // (src/slurm/slurm_task.cpp); the task then enters it, takes the environment the
 // container gives it and returns, and slurmstepd execs the command inside.
 // docs/slurm-plugin.md says how a site installs it and what each option does.
+#include <dlfcn.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -53,7 +54,7 @@ std::string slurm_version() {
 
 // What plugstack.conf says (key=value arguments).
 struct Site {
-  std::string helper = HPAI_SLURM_TASK_HELPER;
+  std::string helper;  // "": the installed one, beside this plugin (installed_helper)
   std::string profile;
   std::string storage;
   bool sbatch = true;  // sbatch_support: #SBATCH --container-image runs the script in the container
@@ -173,6 +174,15 @@ std::string refused_options() {
     for (const auto& o : options)
       if (values[o.val].set && o.val != kNoEntrypoint) return std::string("--") + o.name + " needs --container-image";
   return "";
+}
+
+// hpai-slurm-task where `cmake --install` put it, relative to this plugin's own file.
+std::string installed_helper() {
+  Dl_info self{};
+  if (dladdr(reinterpret_cast<const void*>(&plugin_name), &self) == 0 || !self.dli_fname) return "";
+  std::string dir = self.dli_fname;
+  dir = dir.substr(0, dir.rfind('/') + 1);
+  return dir + HPAI_SLURM_TASK_HELPER;
 }
 
 // What hpai-run prints, on the task's stderr (srun's), before the task exits with CODE.
@@ -295,7 +305,7 @@ void task_init(spank_t sp) {
   const bool batch = step == SLURM_BATCH_SCRIPT;
   const pid_t slurmstepd = getppid();
 
-  std::vector<std::string> args = {site.helper,
+  std::vector<std::string> args = {site.helper.empty() ? installed_helper() : site.helper,
                                    "--reply-fd=3",
                                    "--job=" + std::to_string(job),
                                    "--step=" + (batch ? std::string("batch") : std::to_string(step)),

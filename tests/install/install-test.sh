@@ -12,6 +12,16 @@ for f in bin/hpai-run bin/hpai-image bin/hpai-check share/hpai/profiles/generic-
          share/hpai/profiles/lrz-supermuc-ng.json share/hpai/driver-matrix.json share/hpai/cuda-driver-table.json; do
   [ -e "$prefix/$f" ] || { echo "install-test: $f was not installed" >&2; exit 1; }
 done
+# The Slurm plugin (where spank.h was found) and its helper, at the path the plugin
+# computes from its own (docs/slurm-plugin.md).
+[ -x "$prefix/libexec/hpai/hpai-slurm-task" ] || { echo "install-test: hpai-slurm-task was not installed" >&2; exit 1; }
+if [ -e "$build/lib/spank_hpai.so" ]; then
+  plugin=$(find "$prefix" -name spank_hpai.so)
+  [ -n "$plugin" ] || { echo "install-test: spank_hpai.so was not installed" >&2; exit 1; }
+  rel=$(strings "$plugin" | grep 'libexec/hpai/hpai-slurm-task$' || true)
+  rel=${rel%%$'\n'*}
+  [ -x "$(dirname "$plugin")/$rel" ] || { echo "install-test: the plugin's helper $rel is not beside it" >&2; exit 1; }
+fi
 unset HPAI_PROFILE_PATH
 # The documented commands, by name (docs/driver-matrix.md, docs/site-profiles.md).
 "$prefix/bin/hpai-profile" check --schema-only generic-debian

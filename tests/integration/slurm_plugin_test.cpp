@@ -2,6 +2,8 @@
 // it (tests/CMakeLists.txt, as a site would): `srun --container-image=IMG` and
 // `#SBATCH --container-image`, as the test user and as root. Every srun of the suite
 // runs with the plugin loaded; without its options nothing changes.
+#include <dirent.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,6 +40,23 @@ std::string own_user_namespace() {
   return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
 }
 
+// Processes still running whose command line has hpai-slurm-task and TEXT: helpers,
+// and the node's keeper (a fork of one).
+int helpers_with(const std::string& text) {
+  int n = 0;
+  DIR* proc = opendir("/proc");
+  if (!proc) return -1;
+  while (dirent* e = readdir(proc)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string cmdline = read_file(std::string("/proc/") + e->d_name + "/cmdline");
+    for (auto& c : cmdline)
+      if (c == '\0') c = ' ';
+    if (contains(cmdline, "hpai-slurm-task") && contains(cmdline, text)) ++n;
+  }
+  closedir(proc);
+  return n;
+}
+
 class SlurmPlugin : public ContainerTest {
  protected:
   void SetUp() override {
@@ -72,6 +91,33 @@ TEST_P(SlurmPlugin, FourTasksShareOneContainer) {
   const auto ns = namespaces(r.out);
   EXPECT_EQ(ns.size(), 1u) << r;
   EXPECT_FALSE(ns.count(own_user_namespace())) << "the tasks ran in the host's user namespace\n" << r;
+  // Nothing of hpai's outlives the step (linuxproc can't reap what was reparented to init).
+  const auto at = r.out.find(" hpai job-");
+  ASSERT_NE(at, std::string::npos) << r;
+  const std::string job = r.out.substr(at + 10, r.out.find('\n', at) - at - 10);
+  int left = 0;
+  for (int i = 0; i < 100 && (left = helpers_with(" --job=" + job + " ")) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(left, 0) << "a helper or keeper of job " << job << " outlived its step";
+}
+
+// A step cancelled while its tasks run: srun forwards the signal, the tasks die in the
+// container as they would on the host, and the keeper goes with slurmstepd.
+TEST_P(SlurmPlugin, CancelledStepLeavesNothing) {
+  const std::string marker = "31.4159" + std::to_string(getpid());  // seconds to sleep, and a name to look for
+  auto cancel = [](pid_t srun) {
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    kill(srun, SIGTERM);
+  };
+  const auto start = std::chrono::steady_clock::now();
+  Result r = run_as(who(), {"srun", "-n", "3", "--container-image=" + test_image("busybox"), "sleep", marker},
+                    {std::string("SLURM_CONF=") + HPAI_TEST_SLURM_CONF}, scratch().path(), cancel, 60);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(25)) << r;
+  EXPECT_NE(r.exit_code, 0) << r;
+  int left = 0;
+  for (int i = 0; i < 100 && (left = helpers_with(marker)) > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(left, 0) << "a helper or keeper outlived the cancelled step";
 }
 
 TEST_P(SlurmPlugin, WithoutTheOptionNothingChanges) {
