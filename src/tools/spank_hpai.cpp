@@ -9,6 +9,7 @@
 #include <dlfcn.h>
 #include <sched.h>
 #include <signal.h>
+#include <spawn.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -217,17 +218,16 @@ hpai::TaskReply start_helper(char** env, const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  std::fflush(nullptr);
-  const pid_t child = fork();
-  if (child < 0) fail(std::string("can't fork hpai-slurm-task: ") + std::strerror(errno), kExitSetup);
-  if (child == 0) {
-    // Nothing of slurmstepd's but the task's stdio reaches the helper.
-    if (dup2(theirs.get(), 3) != 3 || syscall(SYS_close_range, 4, ~0U, 0) != 0) _exit(kExitSetup);
-    execve(args[0].c_str(), argv.data(), env);
-    std::fprintf(stderr, "hpai: error: can't run %s (plugstack.conf's helper=): %s\n", args[0].c_str(),
-                 std::strerror(errno));
-    _exit(kExitSetup);
-  }
+  // posix_spawn (vfork-like): no copy of slurmstepd's page tables per task. Nothing of
+  // slurmstepd's but the task's stdio and the socket (as fd 3) reaches the helper.
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
+  posix_spawn_file_actions_addclosefrom_np(&actions, 4);
+  pid_t child = 0;
+  const int err = posix_spawn(&child, args[0].c_str(), &actions, nullptr, argv.data(), env);
+  posix_spawn_file_actions_destroy(&actions);
+  if (err != 0) fail("can't run " + args[0] + " (plugstack.conf's helper=): " + std::strerror(err), kExitSetup);
   theirs.reset();
   hpai::TaskReply reply;
   std::string problem;
