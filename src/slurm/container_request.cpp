@@ -102,6 +102,8 @@ RunOptions run_options_for(const ContainerRequest& r, const SiteSettings& site, 
     o.cd = r.workdir;
   }
   if (r.writable) o.write_fake = kDefaultOverlaySize;
+  o.home = r.mount_home;
+  if (r.remap_root) o.uid = 0, o.gid = 0;
   const std::string profile = r.profile.empty() ? site.profile : r.profile;
   if (profile == "none")
     o.no_profile = true;

@@ -67,6 +67,10 @@ hpai::SlurmTask parse(const std::vector<std::string>& args, int& verbosity) {
       t.request.writable = true;
     else if (flag == "--container-readonly")
       t.request.readonly = true;
+    else if (flag == "--container-mount-home")
+      t.request.mount_home = true;
+    else if (flag == "--container-remap-root")
+      t.request.remap_root = true;
     else
       throw hpai::Error("hpai-slurm-task: unknown flag " + a + " (it is started by spank_hpai.so)", hpai::kExitUsage);
   }

@@ -73,11 +73,24 @@ enum Option {
   kProfile,
   kWritable,
   kReadonly,
+  kMountHome,
+  kNoMountHome,
+  kRemapRoot,
+  kNoRemapRoot,
   kEntrypoint,
   kNoEntrypoint,
   kName,
   kCount
 };
+// The "no-" options: hpai's defaults, never passed on; given with their twin, an error.
+int twin_of(int val) {
+  switch (val) {
+    case kNoMountHome: return kMountHome;
+    case kNoRemapRoot: return kRemapRoot;
+    case kNoEntrypoint: return kEntrypoint;
+    default: return -1;
+  }
+}
 struct Value {
   bool set = false;
   std::string text;
@@ -107,6 +120,12 @@ spank_option options[] = {
     {s("container-writable"), nullptr, s("[hpai] a writable container (a tmpfs overlay, gone with the step)"), 0,
      kWritable, store},
     {s("container-readonly"), nullptr, s("[hpai] a read-only container (the default)"), 0, kReadonly, store},
+    {s("container-mount-home"), nullptr, s("[hpai] bind your home directory at /home/$USER"), 0, kMountHome, store},
+    {s("no-container-mount-home"), nullptr, s("[hpai] don't bind your home directory (the default)"), 0, kNoMountHome,
+     store},
+    {s("container-remap-root"), nullptr, s("[hpai] be root (uid 0) inside the container, through the user namespace"),
+     0, kRemapRoot, store},
+    {s("no-container-remap-root"), nullptr, s("[hpai] keep your own uid inside (the default)"), 0, kNoRemapRoot, store},
     {s("container-entrypoint"), nullptr, s("[hpai] run the image's entrypoint (not on this Slurm: see docs)"), 0,
      kEntrypoint, store},
     {s("no-container-entrypoint"), nullptr, s("[hpai] don't run the image's entrypoint (the default)"), 0,
@@ -171,9 +190,12 @@ std::string refused_options() {
   if (values[kName].set) return "--container-name is not supported yet: each step gets a container of its own";
   if (values[kWritable].set && values[kReadonly].set)
     return "--container-writable and --container-readonly can't be combined";
+  for (const auto& o : options)
+    if (twin_of(o.val) >= 0 && values[o.val].set && values[twin_of(o.val)].set)
+      return std::string("--") + (o.name + 3) + " and --" + o.name + " can't be combined";
   if (!values[kImage].set)
     for (const auto& o : options)
-      if (values[o.val].set && o.val != kNoEntrypoint) return std::string("--") + o.name + " needs --container-image";
+      if (values[o.val].set && twin_of(o.val) < 0) return std::string("--") + o.name + " needs --container-image";
   return "";
 }
 
@@ -198,7 +220,7 @@ std::vector<std::string> option_flags() {
   std::vector<std::string> flags;
   for (const auto& o : options) {
     const Value& v = values[o.val];
-    if (!v.set || o.val == kNoEntrypoint) continue;
+    if (!v.set || twin_of(o.val) >= 0) continue;
     flags.push_back(std::string("--") + o.name + (o.has_arg ? "=" + v.text : ""));
   }
   return flags;

@@ -150,6 +150,17 @@ TEST_P(SlurmPlugin, ArgumentsExitCodesAndEnvironmentPassThrough) {
   EXPECT_EQ(r.out, "var=from host 'quoted'\n") << r;
 }
 
+TEST_P(SlurmPlugin, RemapRootAndMountHome) {
+  Result r = slurm({"srun", "-n", "2", "--container-image=" + test_image("busybox"), "--container-remap-root", "sh",
+                    "-c", "echo uid=$(id -u) gid=$(id -g)"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "uid=0 gid=0\nuid=0 gid=0\n") << r;
+  r = slurm({"srun", "-n", "1", "--container-image=" + test_image("busybox"), "--container-mount-home", "sh", "-c",
+             "echo home=$HOME; test -d \"$HOME\" && echo bound"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "home=/home/" + who().name + "\nbound\n") << r;
+}
+
 TEST_P(SlurmPlugin, MountsReadOnlyAndWorkdir) {
   const std::string data = scratch().path() + "/data", out = scratch().path() + "/out";
   ASSERT_EQ(run_as(who(), {"mkdir", "-p", data, out}).exit_code, 0);
@@ -214,6 +225,9 @@ TEST_P(SlurmPlugin, FailuresReachSrunAndNothingRunsUncontained) {
        "can't be combined",
        -1},
       {{"--container-image=" + test_image("busybox"), "--container-name=keep"}, "not supported yet", -1},
+      {{"--container-image=" + test_image("busybox"), "--container-remap-root", "--no-container-remap-root"},
+       "--container-remap-root and --no-container-remap-root can't be combined",
+       -1},
       {{"--container-mounts=/tmp:/x"}, "--container-mounts needs --container-image", -1},
       {{"--container-image=" + test_image("busybox"), "--container-profile=no-such-profile"}, "no-such-profile", 31},
   };

@@ -14,13 +14,15 @@
 namespace hpai {
 
 struct ContainerRequest {
-  std::string image;      // --container-image: stored name, directory, SquashFS file, registry reference
-  std::string mounts;     // --container-mounts=SRC[:DST[:FLAGS]][,...]
-  std::string workdir;    // --container-workdir
-  std::string env;        // --container-env=NAME[,NAME...]: the host's values win over the image's
-  std::string profile;    // --container-profile: a profile name or file, or "none"
-  bool writable = false;  // --container-writable: a tmpfs overlay, gone with the step
-  bool readonly = false;  // --container-readonly (the default)
+  std::string image;        // --container-image: stored name, directory, SquashFS file, registry reference
+  std::string mounts;       // --container-mounts=SRC[:DST[:FLAGS]][,...]
+  std::string workdir;      // --container-workdir
+  std::string env;          // --container-env=NAME[,NAME...]: the host's values win over the image's
+  std::string profile;      // --container-profile: a profile name or file, or "none"
+  bool writable = false;    // --container-writable: a tmpfs overlay, gone with the step
+  bool readonly = false;    // --container-readonly (the default)
+  bool mount_home = false;  // --container-mount-home: hpai-run --home
+  bool remap_root = false;  // --container-remap-root: uid and gid 0 inside (hpai-run -u 0 -g 0)
 };
 
 // plugstack.conf's arguments that reach the task (the plugin keeps the rest).
