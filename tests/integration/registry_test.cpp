@@ -351,6 +351,28 @@ TEST_P(Pull, RanksOfANodeWithPullAskTheRegistryOnce) {
   EXPECT_EQ(counts("faulty").value("GET /v2/ok/busybox/manifests/1", 0), 1) << counts("faulty").dump();
 }
 
+// The Slurm plugin with a registry reference: the node's first task pulls it, once,
+// and all tasks run in it (the suite's cluster loads the plugin: slurm_plugin_test.cpp).
+TEST_P(Pull, SrunContainerImageFromARegistryIsPulledOncePerNode) {
+  if (std::string(HPAI_TEST_SPANK_PLUGIN).empty() || access(HPAI_TEST_SLURM_CONF, R_OK) != 0)
+    GTEST_SKIP() << "no test Slurm cluster with hpai's plugin";
+  const std::string r = host("faulty") + "/ok/busybox:1";
+  reset("faulty");
+  std::vector<std::string> e = env();
+  e.push_back(std::string("SLURM_CONF=") + HPAI_TEST_SLURM_CONF);
+  Result res =
+      run_as(who(), {"srun", "-n", "4", "--container-image=" + r, "sh", "-c", "echo task $SLURM_PROCID $CH_RUNNING"}, e,
+             scratch().path(), {}, 300);
+  ASSERT_EQ(res.exit_code, 0) << res;
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(contains(res.out, "task " + std::to_string(i) + " hpai\n")) << res;
+  EXPECT_EQ(counts("faulty").value("GET /v2/ok/busybox/manifests/1", 0), 1) << counts("faulty").dump();
+  // Stored: the next step asks the registry nothing.
+  reset("faulty");
+  res = run_as(who(), {"srun", "-n", "2", "--container-image=" + r, "true"}, e, scratch().path(), {}, 300);
+  EXPECT_EQ(res.exit_code, 0) << res;
+  EXPECT_EQ(counts("faulty").value("GET /v2/ok/busybox/manifests/1", 0), 0) << counts("faulty").dump();
+}
+
 TEST_P(Pull, BrokenConnectionsResumeAndRateLimitsAreWaitedOut) {
   const std::string layer = fixture()["images"]["busybox"]["layers"][0];
   for (const char* behaviour : {"drop", "norange"}) {
