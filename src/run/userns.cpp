@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 
 #include "hpai/base/error.hpp"
 #include "hpai/base/fd.hpp"
@@ -12,19 +13,29 @@
 
 namespace hpai {
 
-void refuse_setuid() {
+void refuse_setuid(const std::string& program) {
   uid_t ruid = 0, euid = 0, suid = 0;
   gid_t rgid = 0, egid = 0, sgid = 0;
   check(getresuid(&ruid, &euid, &suid), "getresuid");
   check(getresgid(&rgid, &egid, &sgid), "getresgid");
   if (ruid != euid || ruid != suid)
-    throw Error("hpai-run is installed setuid (real uid " + std::to_string(ruid) + ", effective uid " +
+    throw Error(program + " is installed setuid (real uid " + std::to_string(ruid) + ", effective uid " +
                 std::to_string(euid) + ", saved uid " + std::to_string(suid) +
                 "); it needs no privilege and refuses to run that way: chmod u-s the binary");
   if (rgid != egid || rgid != sgid)
-    throw Error("hpai-run is installed setgid (real gid " + std::to_string(rgid) + ", effective gid " +
+    throw Error(program + " is installed setgid (real gid " + std::to_string(rgid) + ", effective gid " +
                 std::to_string(egid) + ", saved gid " + std::to_string(sgid) +
                 "); it needs no privilege and refuses to run that way: chmod g-s the binary");
+}
+
+void exit_if_setuid(const std::string& program) {
+  try {
+    refuse_setuid(program);
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s[%d]: error: %s\n", program.c_str(), static_cast<int>(getpid()), e.what());
+    std::fflush(stderr);
+    _exit(e.exit_code());
+  }
 }
 
 std::string uid_map_line(const IdMap& map) {

@@ -32,15 +32,7 @@ std::string describe_rank(const hpai::RankInfo& r) {
 int main(int argc, char** argv) {
   using namespace hpai;
   // Before anything else: a setuid launcher must not even parse its arguments.
-  try {
-    refuse_setuid();
-  } catch (const Error& e) {
-    std::fprintf(stderr, "hpai-run[%d]: error: %s\n", static_cast<int>(getpid()), e.what());
-    // Out at once: nothing was done to undo, and no exit-time handler (a sanitizer
-    // build's leak check among them) is to run with borrowed privilege.
-    std::fflush(stderr);
-    _exit(e.exit_code());
-  }
+  exit_if_setuid("hpai-run");
   RunCommandLine cl;
   try {
     cl = parse_run_args(std::vector<std::string>(argv + 1, argv + argc));

@@ -87,13 +87,7 @@ hpai::SlurmTask parse(const std::vector<std::string>& args, int& verbosity) {
 
 int main(int argc, char** argv) {
   using namespace hpai;
-  try {
-    refuse_setuid();
-  } catch (const Error& e) {
-    std::fprintf(stderr, "hpai[%d]: error: %s\n", static_cast<int>(getpid()), e.what());
-    std::fflush(stderr);
-    _exit(e.exit_code());
-  }
+  exit_if_setuid("hpai");
   int verbosity = 0;
   SlurmTask task;
   try {

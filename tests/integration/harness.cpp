@@ -115,6 +115,20 @@ bool contains(const std::string& haystack, const std::string& needle) {
   return haystack.find(needle) != std::string::npos;
 }
 
+int count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
+  return n;
+}
+
+std::set<std::string> namespaces(const std::string& out) {
+  std::set<std::string> ns;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("ns ")) ns.insert(line.substr(3));
+  return ns;
+}
+
 Result run_as(const User& user, const std::vector<std::string>& argv, const std::vector<std::string>& extra_env,
               const std::string& cwd, const std::function<void(pid_t)>& while_running, int timeout_seconds) {
   int out_pipe[2], err_pipe[2];

@@ -51,6 +51,10 @@ std::string read_file(const std::string& path);
 int live_squashfuse(const std::string& file);
 void write_file(const std::string& path, const std::string& content);
 bool contains(const std::string& haystack, const std::string& needle);
+int count(const std::string& text, const std::string& what);  // how often WHAT occurs in TEXT
+// A payload's shell command printing "ns USERNS", and the distinct USERNS values in OUT.
+inline constexpr const char* kPrintNs = "echo ns $(readlink /proc/self/ns/user)";
+std::set<std::string> namespaces(const std::string& out);
 // The files in /dev/shm but the MPI libraries' own segments (hpai creates none).
 std::set<std::string> shm_files();
 

@@ -19,23 +19,6 @@ namespace {
 
 std::string examples(const std::string& path) { return std::string(HPAI_TEST_SOURCE_DIR) + "/examples/" + path; }
 
-int count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
-// The distinct values of lines "ns user:[N]" the payloads printed.
-std::set<std::string> namespaces(const std::string& out) {
-  std::set<std::string> ns;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("ns ")) ns.insert(line.substr(3));
-  return ns;
-}
-
-constexpr const char* kPrintNs = "echo ns $(readlink /proc/self/ns/user)";
-
 class Launchers : public ContainerTest {
  protected:
   std::vector<std::string> mpiexec(int n) {

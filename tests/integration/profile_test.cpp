@@ -9,12 +9,6 @@ namespace hpai::test {
 namespace {
 
 std::string recipe(const std::string& name) { return std::string(HPAI_TEST_SOURCE_DIR) + "/recipes/" + name + ".json"; }
-int count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
 class Profiles : public ContainerTest {
  protected:
   std::string fake_driver_profile(const std::string& extra = "") {

@@ -17,23 +17,6 @@
 namespace hpai::test {
 namespace {
 
-int count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
-// Lines "ns USERNS" the tasks printed.
-std::set<std::string> namespaces(const std::string& out) {
-  std::set<std::string> ns;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with("ns ")) ns.insert(line.substr(3));
-  return ns;
-}
-
-constexpr const char* kPrintNs = "echo ns $(readlink /proc/self/ns/user)";
-
 std::string own_user_namespace() {
   char buf[64] = {};
   const ssize_t n = readlink("/proc/self/ns/user", buf, sizeof buf - 1);

@@ -15,12 +15,6 @@
 namespace hpai::test {
 namespace {
 
-int count(const std::string& text, const std::string& what) {
-  int n = 0;
-  for (auto p = text.find(what); p != std::string::npos; p = text.find(what, p + 1)) ++n;
-  return n;
-}
-
 class SquashfsJoin : public ContainerTest {
  protected:
   void SetUp() override {

@@ -17,7 +17,10 @@ struct IdMap {
 
 // hpai never needs privilege; running setuid/setgid would let users pick ids they do
 // not own through -u/-g, so it is refused outright.
-void refuse_setuid();
+void refuse_setuid(const std::string& program = "hpai-run");
+// A tool's first call: refuse_setuid, and on refusal "PROGRAM[PID]: error: ..." and out
+// at once (nothing to undo, and no exit-time handler is to run with borrowed privilege).
+void exit_if_setuid(const std::string& program);
 
 // "INSIDE OUTSIDE 1" lines for /proc/self/{uid,gid}_map.
 std::string uid_map_line(const IdMap& map);
