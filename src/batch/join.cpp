@@ -284,6 +284,7 @@ void JoinLeader::serve(const std::string& facts, pid_t launcher_pid) {
     for (int i = 0; i < 6; ++i)
       if ((parked[i] = fcntl(want[i], F_DUPFD_CLOEXEC, 1000)) < 0) _exit(3);
     if (dup2(devnull.get(), 0) < 0 || dup2(devnull.get(), 1) < 0) _exit(3);
+    if (!settings_.keeper_stderr && dup2(devnull.get(), 2) < 0) _exit(3);
     if (syscall(SYS_close_range, 3, 999, 0) != 0) _exit(3);
     for (int i = 0; i < 6; ++i)
       if (dup2(parked[i], 3 + i) < 0) _exit(3);

@@ -21,6 +21,14 @@ UniqueFd open_own(const char* path, int flags) {
   return fd;
 }
 
+// slurmstepd gives local task 0 alone TMPDIR=/tmp when the task has none (after the
+// plugin): every task gets it, which is what /tmp is in the container anyway.
+std::vector<std::string> task_environment(const Plan& p) {
+  std::vector<std::string> env = p.env.to_strings();
+  if (!p.env.has("TMPDIR")) env.push_back("TMPDIR=/tmp");
+  return env;
+}
+
 // This process built the container and stands in it: its own namespaces and root.
 TaskReply reply_from_here(const Plan& p) {
   TaskReply r;
@@ -29,13 +37,15 @@ TaskReply reply_from_here(const Plan& p) {
   r.root = open_own("/", O_PATH | O_DIRECTORY);
   r.keeper = getpid();
   r.cwd = p.cwd;
-  r.env = p.env.to_strings();
+  r.env = task_environment(p);
   return r;
 }
 
 }  // namespace
 
-std::string slurm_join_tag(const StepFacts& step) { return "slurm-" + step.job + "." + step.step; }
+std::string slurm_join_tag(const StepFacts& step) {
+  return "slurm-" + step.job + "." + step.step + (step.secret.empty() ? "" : "-" + step.secret);
+}
 
 void prepare_slurm_task(const SlurmTask& t) {
   const RunOptions o = run_options_for(t.request, t.site, t.step);
@@ -54,6 +64,7 @@ void prepare_slurm_task(const SlurmTask& t) {
     settings = join_settings(request, host);
     settings->peers_from = "Slurm's task count on this node, " + std::to_string(t.step.local_tasks);
     settings->key = key + "\npeers " + std::to_string(settings->peers);
+    settings->keeper_stderr = false;  // slurmstepd waits for the end of task 0's stderr
     try {
       joined = join_node(*settings);
     } catch (const JoinUnavailable& e) {
@@ -69,7 +80,7 @@ void prepare_slurm_task(const SlurmTask& t) {
     r.root = std::move(joined->ticket.root);
     r.keeper = ticket.keeper;
     r.cwd = p.cwd;
-    r.env = p.env.to_strings();
+    r.env = task_environment(p);
     send_task_reply(t.reply_fd, r);
     return;
   }

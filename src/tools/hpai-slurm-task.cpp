@@ -6,6 +6,7 @@
 
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,12 @@ hpai::SlurmTask parse(const std::vector<std::string>& args, int& verbosity) {
       t.request.remap_root = true;
     else
       throw hpai::Error("hpai-slurm-task: unknown flag " + a + " (it is started by spank_hpai.so)", hpai::kExitUsage);
+  }
+  // The join secret comes in the environment (a command line is anyone's to read), and
+  // goes from it before the task's environment is made from ours.
+  if (const char* secret = std::getenv("HPAI_SLURM_JOIN_SECRET")) {
+    t.step.secret = secret;
+    unsetenv("HPAI_SLURM_JOIN_SECRET");
   }
   if (i < args.size()) t.step.argv.assign(args.begin() + static_cast<long>(i) + 1, args.end());
   if (t.reply_fd < 0 || t.step.job.empty() || t.step.step.empty() || t.step.slurmstepd <= 1)

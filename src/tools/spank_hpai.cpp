@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -97,6 +98,21 @@ struct Value {
 };
 Value values[kCount];
 
+// Made in slurmstepd before it forks the tasks, so all of them and nobody else know it
+// (StepFacts::secret); handed to the helper in its environment, never on a command line.
+std::string join_secret;
+
+void make_join_secret() {
+  unsigned char bytes[16];
+  if (getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) return;  // then: the plain name
+  static const char hex[] = "0123456789abcdef";
+  join_secret.clear();
+  for (unsigned char b : bytes) {
+    join_secret += hex[b >> 4];
+    join_secret += hex[b & 15];
+  }
+}
+
 int store(int val, const char* optarg, int) {
   if (val < 0 || val >= kCount) return -1;
   values[val].set = true;
@@ -146,9 +162,13 @@ int parse_site(int ac, char** av) {
     const auto eq = a.find('=');
     const std::string key = a.substr(0, eq), v = eq == std::string::npos ? "" : a.substr(eq + 1);
     bool ok = eq != std::string::npos;
-    if (ok && key == "helper")
+    if (ok && key == "helper") {
       site.helper = v;
-    else if (ok && key == "profile")
+      if (!v.starts_with('/')) {  // a relative one would be looked up in each job's directory
+        slurm_error("hpai: plugstack.conf: helper=%s must be an absolute path", v.c_str());
+        return -1;
+      }
+    } else if (ok && key == "profile")
       site.profile = v;
     else if (ok && key == "storage")
       site.storage = v;
@@ -240,6 +260,12 @@ hpai::TaskReply start_helper(char** env, const std::vector<std::string>& args) {
   std::vector<char*> argv;
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = env; e && *e; ++e)
+    if (std::strncmp(*e, "HPAI_SLURM_JOIN_SECRET=", 23) != 0) envp.push_back(*e);
+  const std::string secret = "HPAI_SLURM_JOIN_SECRET=" + join_secret;
+  if (!join_secret.empty()) envp.push_back(const_cast<char*>(secret.c_str()));
+  envp.push_back(nullptr);
   // posix_spawn (vfork-like): no copy of slurmstepd's page tables per task. Nothing of
   // slurmstepd's but the task's stdio and the socket (as fd 3) reaches the helper.
   posix_spawn_file_actions_t actions;
@@ -247,7 +273,7 @@ hpai::TaskReply start_helper(char** env, const std::vector<std::string>& args) {
   posix_spawn_file_actions_adddup2(&actions, theirs.get(), 3);
   posix_spawn_file_actions_addclosefrom_np(&actions, 4);
   pid_t child = 0;
-  const int err = posix_spawn(&child, args[0].c_str(), &actions, nullptr, argv.data(), env);
+  const int err = posix_spawn(&child, args[0].c_str(), &actions, nullptr, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
   if (err != 0) fail("can't run " + args[0] + " (plugstack.conf's helper=): " + std::strerror(err), kExitSetup);
   theirs.reset();
@@ -352,7 +378,10 @@ void task_init(spank_t sp) {
              " in the image (from --container-workdir or the image's WorkingDir): " + std::strerror(errno),
          kExitSetup);
   apply_environment(sp, reply.env);
-  check_command(argv[0], reply.env);
+  // srun --multi-prog: argv is the configuration's name and text, each task's command
+  // is slurmstepd's to find in it.
+  const bool multi_prog = argc == 2 && std::strchr(argv[1], '\n');
+  if (!multi_prog) check_command(argv[0], reply.env);
   // As hpai-run before its exec: nothing in the image gains privilege, and the task
   // goes when slurmstepd goes.
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) fail("can't set no_new_privs", kExitSetup);
@@ -368,6 +397,7 @@ HPAI_SPANK_EXPORT int slurm_spank_init(spank_t sp, int ac, char** av) {
   if (parse_site(ac, av) != 0) return -1;
   const spank_context_t ctx = spank_context();
   if (ctx != S_CTX_LOCAL && ctx != S_CTX_REMOTE && ctx != S_CTX_ALLOCATOR) return 0;
+  if (ctx == S_CTX_REMOTE) make_join_secret();
   if (ctx == S_CTX_ALLOCATOR && !site.sbatch) return 0;  // #SBATCH --container-image: an unknown option
   for (auto& o : options)
     if (spank_option_register(sp, &o) != ESPANK_SUCCESS) {

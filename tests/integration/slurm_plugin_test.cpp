@@ -4,10 +4,15 @@
 // runs with the plugin loaded; without its options nothing changes.
 #include <dirent.h>
 #include <signal.h>
+#include <stddef.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -131,6 +136,67 @@ TEST_P(SlurmPlugin, ArgumentsExitCodesAndEnvironmentPassThrough) {
       {"srun", "-n", "1", "--container-image=" + test_image("busybox"), "--container-env=IMAGE_VAR", "sh", "-c", show},
       {"IMAGE_VAR=from host 'quoted'"});
   EXPECT_EQ(r.out, "var=from host 'quoted'\n") << r;
+}
+
+TEST_P(SlurmPlugin, MultiProgAndTmpdirAsWithoutThePlugin) {
+  const std::string conf = scratch().path() + "/tasks.conf";
+  write_file(conf, "0 echo zero\n1 sh -c 'echo one $CH_RUNNING'\n");
+  ASSERT_EQ(chmod(conf.c_str(), 0644), 0);
+  Result r = slurm({"srun", "-n", "2", "--container-image=" + test_image("busybox"), "--multi-prog", conf});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "zero\n")) << r;
+  EXPECT_TRUE(contains(r.out, "one hpai\n")) << r;
+  // Every task has TMPDIR=/tmp, the host's TMPDIR in the container (slurmstepd itself
+  // would give it to task 0 alone).
+  r = slurm({"srun", "-n", "3", "--container-image=" + test_image("busybox"), "sh", "-c", "echo tmp=$TMPDIR"},
+            {"TMPDIR=/var/tmp"});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(count(r.out, "tmp=/tmp\n"), 3) << r;
+}
+
+// Another user binds the join names the next jobs' steps would use, as hpai-run's own
+// names can be (hostile_run_test JoinSquat): the plugin's names carry a secret of the
+// step, so the tasks still share one container (one overlay they all write).
+TEST_P(SlurmPlugin, AnotherUserSquattingJoinNamesDoesNotSplitAStep) {
+  if (!running_as_root()) GTEST_SKIP() << "a second user needs root";
+  const User squatter = other_user();
+  Result cfg = slurm({"scontrol", "show", "config"});
+  const auto at = cfg.out.find("NEXT_JOB_ID");
+  ASSERT_NE(at, std::string::npos) << cfg;
+  const int next = std::stoi(cfg.out.substr(cfg.out.find('=', at) + 1));
+  int ready[2];
+  ASSERT_EQ(pipe(ready), 0);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    if (setresgid(squatter.gid, squatter.gid, squatter.gid) != 0 ||
+        setresuid(squatter.uid, squatter.uid, squatter.uid) != 0)
+      _exit(1);
+    for (int job = next; job < next + 40; ++job) {
+      const std::string name = "hpai-join/" + std::to_string(who().uid) + "/slurm-" + std::to_string(job) + ".0";
+      int fd = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+      sockaddr_un a{};
+      a.sun_family = AF_UNIX;
+      std::memcpy(a.sun_path + 1, name.data(), name.size());
+      if (bind(fd, reinterpret_cast<sockaddr*>(&a),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size())) != 0 ||
+          listen(fd, 16) != 0)
+        _exit(2);
+    }
+    if (write(ready[1], "x", 1) != 1) _exit(3);
+    pause();
+    _exit(0);
+  }
+  close(ready[1]);
+  char x;
+  ASSERT_EQ(read(ready[0], &x, 1), 1) << "the squatter could not bind";
+  close(ready[0]);
+  Result r = slurm({"srun", "-n", "2", "--container-writable", "--container-image=" + test_image("busybox"), "sh", "-c",
+                    "touch /made-by-$SLURM_PROCID; sleep 1; ls / | grep -c made-by"});
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_EQ(r.out, "2\n2\n") << "the tasks did not share one container\n" << r;
+  EXPECT_FALSE(contains(r.err, "of its own")) << r;
 }
 
 TEST_P(SlurmPlugin, RemapRootAndMountHome) {

@@ -4,6 +4,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "hpai/base/error.hpp"
 #include "hpai/run/launch.hpp"
 #include "hpai/run/node_facts.hpp"
@@ -118,6 +122,49 @@ TEST(JoinNode, LeaderServesPeersAndRefusesOneTooMany) {
   EXPECT_EQ(exit_status(b), 0);
   // The keeper lives on while this (the first) rank does, and refuses a fourth.
   EXPECT_EQ(exit_status(joining_rank(s, "", "one too many")), 2);
+}
+
+// For the Slurm plugin the keeper holds no stderr of the task's: slurmstepd waits for
+// the end of each task's output, and a task that died before joining would make it
+// wait for the keeper's timeout.
+TEST(JoinNode, KeeperWithoutStderrWhenAsked) {
+  for (bool keep : {true, false}) {
+    JoinSettings s{.peers = 2,
+                   .peers_from = "test",
+                   .tag = unique_tag(keep ? "stderr-kept" : "stderr-null"),
+                   .timeout = 10s,
+                   .key = "k"};
+    s.keeper_stderr = keep;
+    auto leader = join_node(s).leader;
+    ASSERT_TRUE(leader);
+    leader->serve("{}");
+    ASSERT_FALSE(join_node(s).leader);  // the keeper answers
+    // The keeper: the process holding the listening socket of the tag's name.
+    std::ifstream unix_sockets("/proc/net/unix");
+    std::string line, inode;
+    while (std::getline(unix_sockets, line))
+      if (line.ends_with("@" + join_socket_name(getuid(), s.tag))) {
+        std::istringstream fields(line);
+        for (int i = 0; i < 7; ++i) fields >> inode;
+      }
+    ASSERT_FALSE(inode.empty());
+    std::string keeper;
+    for (const auto& p : std::filesystem::directory_iterator("/proc")) {
+      std::error_code ec;
+      for (const auto& fd : std::filesystem::directory_iterator(p.path() / "fd", ec))
+        if (std::filesystem::read_symlink(fd.path(), ec).string() == "socket:[" + inode + "]" &&
+            p.path().filename() != std::to_string(getpid()))
+          keeper = p.path().string();
+    }
+    ASSERT_FALSE(keeper.empty());
+    char fd2[256] = {}, mine[256] = {};
+    ASSERT_GT(readlink((keeper + "/fd/2").c_str(), fd2, sizeof fd2 - 1), 0);
+    ASSERT_GT(readlink("/proc/self/fd/2", mine, sizeof mine - 1), 0);
+    if (keep)
+      EXPECT_STREQ(fd2, mine);
+    else
+      EXPECT_STREQ(fd2, "/dev/null");
+  }
 }
 
 // A rank whose options (or --join-ct) differ is refused before it is counted: the

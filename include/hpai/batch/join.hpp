@@ -31,6 +31,10 @@ struct JoinSettings {
   // says its own, and the keeper admits it only if they agree, so a rank with other
   // options never takes a slot a matching rank needs.
   std::string key;
+  // The keeper keeps the first rank's stderr for its "only N of M joined" warning. A
+  // launcher that waits for the end of every task's output (slurmstepd, for a task of
+  // the Slurm plugin) would wait for the keeper's timeout if a task died before joining.
+  bool keeper_stderr = true;
 };
 
 // The abstract socket name of a tag, for this user ("hpai-join/1000/slurm-12.0").

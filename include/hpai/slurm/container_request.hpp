@@ -40,6 +40,9 @@ struct StepFacts {
   std::string batch_script;       // the batch step's script, bound read-only at its own path
   std::vector<std::string> argv;  // S_JOB_ARGV: what slurmstepd will exec in the container
   pid_t slurmstepd = 0;           // the task's parent: the container goes with it
+  // Random, made in slurmstepd before the tasks fork (so theirs alone): part of the
+  // join name, which another user could otherwise bind first to split the step.
+  std::string secret;
 };
 
 // hpai-run's options for REQUEST (relative paths are the task's working directory's).
