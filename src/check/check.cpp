@@ -4,6 +4,7 @@
 
 #include "hpai/base/error.hpp"
 #include "hpai/image/elf.hpp"
+#include "hpai/site/forward_compat.hpp"
 
 namespace hpai {
 
@@ -20,10 +21,6 @@ CheckResult arch(const ImageFacts& f, const Target& t) {
   return {t.name, "arch", Verdict::Pass, f.arch};
 }
 
-bool datacenter(const std::string& brand) {
-  return brand == "tesla" || brand == "datacenter" || brand == "nvidia" || brand == "a100" || brand == "h100";
-}
-
 CheckResult cuda(const ImageFacts& f, const Target& t, const CudaTable& table) {
   if (f.cuda.empty()) return {t.name, "cuda", Verdict::Skip, "the image has no CUDA runtime"};
   const std::string what = "CUDA " + f.cuda + " runtime (" + f.cuda_source + ")";
@@ -34,22 +31,18 @@ CheckResult cuda(const ImageFacts& f, const Target& t, const CudaTable& table) {
   if (!native.empty() && compare_versions(f.cuda, native) <= 0)
     return {t.name, "cuda", Verdict::Pass,
             what + " on " + drv + (table.verified(t.driver) ? "" : "; table row unverified")};
-  // Forward compatibility: the image's own newer libcuda, on datacenter GPUs only, and
-  // never one of the host driver's own branch.
-  const std::string branch = t.driver.substr(0, t.driver.find('.'));
-  for (const auto& compat : f.compat_drivers) {
-    if (compat.substr(0, compat.find('.')) == branch || compare_versions(compat, t.driver) <= 0) continue;
-    const std::string compat_cuda = table.driver_cuda(compat);
-    if (compat_cuda.empty() || compare_versions(f.cuda, compat_cuda) > 0) continue;
-    if (datacenter(t.brand))
-      return {t.name, "cuda", Verdict::Warn,
-              what + " on " + drv + " through the image's forward-compatibility libcuda " + compat +
-                  " (datacenter GPUs only)"};
-    if (t.brand.empty())
-      return {t.name, "cuda", Verdict::Warn,
-              what + " on " + drv + " needs the image's forward-compatibility libcuda " + compat +
-                  ", which works on datacenter GPUs only; the target's GPU brand is not given"};
-  }
+  // Forward compatibility: the rule hpai-run applies (site/forward_compat).
+  std::vector<CompatLibcuda> compat;
+  for (const auto& v : f.compat_drivers) compat.push_back({v, ""});
+  const ForwardCompat fc = decide_forward_compat(table, f.cuda, compat, t.driver, t.brand);
+  if (fc.verdict == ForwardCompat::Verdict::Use)
+    return {t.name, "cuda", Verdict::Warn,
+            what + " on " + drv + " through the image's forward-compatibility libcuda " + fc.compat.version +
+                " (datacenter GPUs only)"};
+  if (fc.verdict == ForwardCompat::Verdict::UseIfDatacenter)
+    return {t.name, "cuda", Verdict::Warn,
+            what + " on " + drv + " needs the image's forward-compatibility libcuda " + fc.compat.version +
+                ", which works on datacenter GPUs only; the target's GPU brand is not given"};
   const std::string minimum = table.minimum_driver(f.cuda);
   if (!minimum.empty() && compare_versions(t.driver, minimum) >= 0)
     return {t.name, "cuda", Verdict::Warn,

@@ -17,6 +17,7 @@
 #include "hpai/image/image_import.hpp"
 #include "hpai/image/path_in_root.hpp"
 #include "hpai/image/storage.hpp"
+#include "hpai/site/forward_compat.hpp"
 #include "hpai/site/ld_cache.hpp"
 
 namespace hpai {
@@ -43,17 +44,6 @@ std::optional<ElfInfo> try_elf(const ImageFs& image, const std::string& rel) {
     spdlog::debug("skipping {}: {}", rel, e.what());
     return std::nullopt;
   }
-}
-
-std::string major_minor(const std::vector<int>& v) {
-  if (v.size() < 2) return v.empty() ? "" : std::to_string(v[0]);
-  return std::to_string(v[0]) + "." + std::to_string(v[1]);
-}
-
-std::string major_minor(const std::string& dotted) {
-  auto parts = split_list(dotted, '.');
-  if (parts.size() < 2) return dotted;
-  return parts[0] + "." + parts[1];
 }
 
 void find_arch(const ImageFs& image, const ImageConfig& config, ImageFacts& f) {
@@ -116,63 +106,11 @@ void scan_glibc_needs(const ImageFs& image, ImageFacts& f, const std::vector<Fou
 }
 
 void find_cuda(const ImageFs& image, const ImageConfig& config, ImageFacts& f, const std::vector<FoundLibrary>& libs) {
-  // What runs: the libcudart the linker finds, else one in the toolkit's usual places.
-  for (const auto& l : libs)
-    if (l.linker_name == "libcudart" && l.version.size() >= 2) {
-      f.cuda = major_minor(l.version);
-      f.cuda_source = l.describe();
-      break;
-    }
-  std::vector<std::string> dirs = {"usr/local/cuda/lib64", "usr/local/cuda/lib", "usr/lib/x86_64-linux-gnu"};
-  for (const auto& top : image.list("usr/local"))
-    if (top.starts_with("cuda")) {
-      dirs.push_back("usr/local/" + top + "/lib64");
-      for (const auto& t : image.list("usr/local/" + top + "/targets"))
-        dirs.push_back("usr/local/" + top + "/targets/" + t + "/lib");
-      for (const auto& name : image.list("usr/local/" + top + "/compat")) {
-        auto lib = parse_library_name(name);
-        if (lib && lib->linker_name == "libcuda" && lib->version.size() >= 2 &&
-            std::find(f.compat_drivers.begin(), f.compat_drivers.end(), lib->version_text) == f.compat_drivers.end())
-          f.compat_drivers.push_back(lib->version_text);
-      }
-    }
-  std::string major_only;  // CUDA 13 ships libcudart.so.13 alone: the major is all its name says
-  for (const auto& dir : dirs) {
-    if (!f.cuda.empty()) break;
-    for (const auto& name : image.list(dir)) {
-      auto lib = parse_library_name(name);
-      if (!lib || lib->linker_name != "libcudart" || lib->version.empty()) continue;
-      if (lib->version.size() == 1) {
-        if (major_only.empty()) major_only = "/" + dir + "/" + name;
-        continue;
-      }
-      f.cuda = major_minor(lib->version);
-      f.cuda_source = "/" + dir + "/" + name;
-      break;
-    }
-  }
-  if (f.cuda.empty()) {
-    if (auto v = image.read_file("usr/local/cuda/version.json", kMaxSmallFile)) {
-      try {
-        auto j = nlohmann::json::parse(*v);
-        f.cuda = major_minor(j.at("cuda").at("version").get<std::string>());
-        f.cuda_source = "/usr/local/cuda/version.json";
-      } catch (const nlohmann::json::exception& e) {
-        spdlog::warn("{}: /usr/local/cuda/version.json: {}", image.describe(), e.what());
-      }
-    }
-  }
+  ImageCuda c = find_image_cuda(image, config, libs);  // the same facts hpai-run's forward compatibility reads
+  f.cuda = c.cuda;
+  f.cuda_source = c.source;
+  for (const auto& compat : c.compat) f.compat_drivers.push_back(compat.version);
   Environment env = Environment::from_entries(config.env);
-  if (f.cuda.empty())
-    if (auto v = env.get("CUDA_VERSION"); v && !v->empty()) {
-      f.cuda = major_minor(*v);
-      f.cuda_source = "ENV CUDA_VERSION=" + *v;
-    }
-  if (f.cuda.empty() && !major_only.empty()) {
-    // The major's first release: the least any of its minors needs from a driver.
-    f.cuda = major_only.substr(major_only.rfind('.') + 1) + ".0";
-    f.cuda_source = major_only + " (minor unknown)";
-  }
   f.require_cuda = env.get("NVIDIA_REQUIRE_CUDA").value_or("");
 }
 

@@ -79,7 +79,8 @@ std::string node_key(const RunOptions& o) {
                         : o.profile  ? json(*o.profile)
                                      : json(nullptr)},
             {"gpu", optional_bool(o.gpu)},
-            {"no_mpi", o.no_mpi}};
+            {"no_mpi", o.no_mpi},
+            {"no_cuda_compat", o.no_cuda_compat}};
   return k.dump();
 }
 

@@ -196,11 +196,11 @@ void add_tmp_and_home(Plan& p, const RunOptions& o, const HostContext& host, con
 void add_site_mounts(Plan& p, const RunOptions& o, const HostContext& host, const ImageFs& image) {
   ProfileEffect effect;
   if (auto profile = choose_profile(o, host)) {
-    effect = apply_profile(*profile, image, p.config, host.env, {o.gpu, !o.no_mpi});
+    effect = apply_profile(*profile, image, p.config, host.env, {o.gpu, !o.no_mpi, !o.no_cuda_compat});
     p.profile_files = profile->files;
     p.launcher = profile->launcher;
   } else if (o.gpu.value_or(false)) {
-    effect = apply_profile(Profile{}, image, p.config, host.env, {o.gpu, !o.no_mpi});
+    effect = apply_profile(Profile{}, image, p.config, host.env, {o.gpu, !o.no_mpi, !o.no_cuda_compat});
   }
   p.mounts.insert(p.mounts.end(), effect.mounts.begin(), effect.mounts.end());
   p.notes = effect.notes;

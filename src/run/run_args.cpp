@@ -115,6 +115,9 @@ const OptionSpec kOptions[] = {
      }},
     {"no-mpi", 0, Arg::None, nullptr, "don't replace the image's MPI with the profile's host MPI",
      [](RunCommandLine& c, const Value&) { c.options.no_mpi = true; }},
+    {"no-cuda-compat", 0, Arg::None, nullptr,
+     "never load the image's CUDA forward-compatibility libcuda (/usr/local/cuda*/compat) instead of the host's",
+     [](RunCommandLine& c, const Value&) { c.options.no_cuda_compat = true; }},
     {"join", 'j', Arg::None, nullptr, "share one container among this node's ranks (default: when a launcher says so)",
      [](RunCommandLine& c, const Value&) {
        if (c.join.join == false) usage_error("--join and --no-join can't be combined");

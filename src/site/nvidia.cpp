@@ -224,6 +224,24 @@ std::optional<NvidiaDriver> discover_nvidia_driver(const NvidiaSearch& s) {
   return d;
 }
 
+std::string nvml_brand_name(int brand) {
+  // nvmlBrandType_t (nvml.h); the virtual and workstation brands are no datacenter GPUs.
+  switch (brand) {
+    case 1: return "quadro";
+    case 2: return "tesla";
+    case 3: return "nvs";
+    case 4: return "grid";
+    case 5: return "geforce";
+    case 6: return "titan";
+    case 12: return "quadro_rtx";
+    case 13: return "nvidia_rtx";
+    case 14: return "nvidia";
+    case 15: return "geforce_rtx";
+    case 16: return "titan_rtx";
+    default: return brand >= 7 && brand <= 11 ? "virtual" : "";
+  }
+}
+
 NvmlInfo query_nvml(const std::string& lib, int timeout_ms) {
   NvmlInfo info;
   int fds[2];
@@ -259,7 +277,15 @@ NvmlInfo query_nvml(const std::string& lib, int timeout_ms) {
     int cuda_version = 0;
     unsigned n = 0;
     if (version(ver, sizeof ver) != 0 || cuda(&cuda_version) != 0 || count(&n) != 0) reply("err NVML query failed");
-    std::snprintf(out, sizeof out, "ok %s %d %u", ver, cuda_version, n);
+    // GPU 0's brand (forward compatibility needs a datacenter GPU); -1: unknown.
+    int brand = -1;
+    using HandleFn = int (*)(unsigned, void**);
+    using BrandFn = int (*)(void*, int*);
+    auto handle = reinterpret_cast<HandleFn>(dlsym(h, "nvmlDeviceGetHandleByIndex_v2"));
+    auto get_brand = reinterpret_cast<BrandFn>(dlsym(h, "nvmlDeviceGetBrand"));
+    void* device = nullptr;
+    if (n > 0 && handle && get_brand && (handle(0, &device) != 0 || get_brand(device, &brand) != 0)) brand = -1;
+    std::snprintf(out, sizeof out, "ok %s %d %u %d", ver, cuda_version, n, brand);
     reply(out);
   }
   wr.reset();
@@ -286,10 +312,12 @@ NvmlInfo query_nvml(const std::string& lib, int timeout_ms) {
   if (line.starts_with("ok ")) {
     char ver[96] = "";
     unsigned n = 0;
-    if (std::sscanf(line.c_str() + 3, "%95s %d %u", ver, &info.cuda_version, &n) == 3) {
+    int brand = -1;
+    if (std::sscanf(line.c_str() + 3, "%95s %d %u %d", ver, &info.cuda_version, &n, &brand) == 4) {
       info.ok = true;
       info.driver_version = ver;
       info.device_count = static_cast<int>(n);
+      info.brand = nvml_brand_name(brand);
     }
   } else if (line.starts_with("err ")) {
     info.error = line.substr(4);

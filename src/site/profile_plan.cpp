@@ -11,6 +11,8 @@
 #include "hpai/base/host_fs.hpp"
 #include "hpai/base/log.hpp"
 #include "hpai/base/path_text.hpp"
+#include "hpai/site/cuda_table.hpp"
+#include "hpai/site/forward_compat.hpp"
 #include "hpai/site/mpi.hpp"
 #include "hpai/site/nvidia.hpp"
 
@@ -206,8 +208,61 @@ std::optional<std::string> image_env(const ImageConfig& config, const std::strin
   return std::nullopt;
 }
 
-void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMode mode, const ImageConfig& config,
-                  const Environment& host_env) {
+// CUDA forward compatibility (site/forward_compat: hpai-check's rule): the directory of
+// the image's compat libcuda to put ahead of the host's on the search path, or "".
+std::string forward_compat_dir(ProfileEffect& e, const ImageFs& image, const ImageConfig& config,
+                               const NvidiaDriver& driver, bool allowed) {
+  if (find_compat_libcudas(image).empty()) return "";  // what almost every launch asks, and all
+  const ImageCuda cuda = find_image_cuda(image, config, {});
+  const CudaTable table = CudaTable::builtin();
+  ForwardCompat fc = decide_forward_compat(table, cuda.cuda, cuda.compat, driver.version, "");
+  std::string brand_note;
+  if (fc.verdict == ForwardCompat::Verdict::UseIfDatacenter) {
+    // Only now, in a child: NVML never enters hpai-run's own process.
+    const NvmlInfo nvml = driver.nvml.empty() ? NvmlInfo{} : query_nvml(driver.nvml);
+    if (!nvml.brand.empty()) fc = decide_forward_compat(table, cuda.cuda, cuda.compat, driver.version, nvml.brand);
+    brand_note = nvml.brand.empty() ? "GPU brand unknown (" +
+                                          (nvml.ok               ? std::string("NVML did not say")
+                                           : driver.nvml.empty() ? std::string("no NVML")
+                                                                 : nvml.error) +
+                                          "): it works on datacenter GPUs only"
+                                    : "GPU 0 is a " + nvml.brand + " GPU";
+  }
+  const std::string host =
+      "the host's libcuda " + driver.version + (fc.native.empty() ? "" : " (CUDA " + fc.native + ")");
+  const std::string image_cuda = "the image's CUDA " + cuda.cuda + " (" + cuda.source + ")";
+  const std::string compat = "the image's " + fc.compat.dir + "/libcuda.so." + fc.compat.version;
+  using V = ForwardCompat::Verdict;
+  switch (fc.verdict) {
+    case V::NotNeeded:
+      e.notes.push_back("GPU: CUDA forward compatibility not needed: " + host + " runs " +
+                        (cuda.cuda.empty() ? std::string("an image without a CUDA runtime") : image_cuda));
+      return "";
+    case V::NoCompat:
+      e.notes.push_back("GPU: " + image_cuda + " is newer than " + host +
+                        " and none of the image's compat libcudas serves it: the host's is used (CUDA may fail "
+                        "with error 803)");
+      return "";
+    case V::WrongGpu:
+      e.notes.push_back("GPU: " + compat + " would serve " + image_cuda + ", but " + brand_note +
+                        " and forward compatibility works on datacenter GPUs only: " + host + " is used");
+      return "";
+    case V::Use:
+    case V::UseIfDatacenter:
+      if (!allowed) {
+        e.notes.push_back("GPU: --no-cuda-compat: " + host + " is used, not " + compat + " that " + image_cuda +
+                          " needs");
+        return "";
+      }
+      e.notes.push_back("GPU: CUDA forward compatibility: the payload loads " + compat + " ahead of " + host + ": " +
+                        image_cuda + " needs it" + (brand_note.empty() ? "" : "; " + brand_note));
+      return fc.compat.dir;
+  }
+  return "";
+}
+
+void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMode mode, const ImageFs& image,
+                  const ImageConfig& config, const Environment& host_env, bool cuda_compat, std::string& compat_dir) {
   std::string visible = host_env.get("NVIDIA_VISIBLE_DEVICES").value_or("");
   if (mode == GpuMode::Auto && (visible == "void" || visible == "none")) {
     e.notes.push_back("GPU: NVIDIA_VISIBLE_DEVICES=" + visible + "; no driver injected");
@@ -253,6 +308,7 @@ void apply_nvidia(ProfileEffect& e, HostDir& dir, const ProfileNvidia& n, GpuMod
       !host_env.has("CUDA_VISIBLE_DEVICES"))
     e.env.push_back({EnvChange::Kind::Set, "CUDA_VISIBLE_DEVICES", visible, "NVIDIA_VISIBLE_DEVICES"});
   e.nvml = driver->nvml;
+  compat_dir = forward_compat_dir(e, image, config, *driver, cuda_compat);
 
   std::string caps;
   for (const auto& c : search.capabilities) caps += (caps.empty() ? "" : ",") + c;
@@ -289,10 +345,16 @@ ProfileEffect apply_profile(const Profile& profile, const ImageFs& image, const 
   }
   GpuMode gpu = profile.nvidia ? profile.nvidia->enabled.value_or(GpuMode::Auto) : GpuMode::Off;
   if (sw.gpu) gpu = *sw.gpu ? GpuMode::On : GpuMode::Off;
-  if (gpu != GpuMode::Off) apply_nvidia(e, dir, profile.nvidia.value_or(ProfileNvidia{}), gpu, config, host_env);
-  // Last, so the injected libraries come first on the search path.
+  std::string compat_dir;
+  if (gpu != GpuMode::Off)
+    apply_nvidia(e, dir, profile.nvidia.value_or(ProfileNvidia{}), gpu, image, config, host_env, sw.cuda_compat,
+                 compat_dir);
+  // Last, so the injected libraries come first on the search path; the image's CUDA
+  // forward-compatibility libraries before them.
   if (dir.used())
     e.env.push_back({EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", kHostLibDir, "injected host libraries"});
+  if (!compat_dir.empty())
+    e.env.push_back({EnvChange::Kind::Prepend, "LD_LIBRARY_PATH", compat_dir, "CUDA forward compatibility"});
   return e;
 }
 

@@ -105,7 +105,11 @@ int main(int argc, char** argv) {
                       ld_cache.c_str());
           return 1;
         }
-        NvmlInfo nvml = d->nvml.empty() ? NvmlInfo{false, "", 0, 0, "no libnvidia-ml"} : query_nvml(d->nvml);
+        NvmlInfo nvml;
+        if (d->nvml.empty())
+          nvml.error = "no libnvidia-ml";
+        else
+          nvml = query_nvml(d->nvml);
         print((as_json ? driver_report_json(*d, nvml) : driver_report_text(*d, nvml, ld_cache)));
         return 0;
       });

@@ -3,6 +3,8 @@
 // MPICH and Open MPI libraries swapped for the host's, binds and environment.
 #include <unistd.h>
 
+#include <tuple>
+
 #include "harness.hpp"
 
 namespace hpai::test {
@@ -43,6 +45,55 @@ TEST_P(Profiles, HostDriverShadowsTheImagesOwnLibcuda) {
   EXPECT_TRUE(contains(r.out, "LD_LIBRARY_PATH=/.hpai/host/lib\n")) << r;
   // Nothing was written into the read-only image.
   EXPECT_NE(access((test_image("cuda") + "/.hpai/host").c_str(), F_OK), 0);
+}
+
+// CUDA forward compatibility at run time, hpai-check's rule: an image with CUDA 13.1
+// and its compat libcuda 590.44.01 on the fake 580.95.05 driver (CUDA 13.0) loads the
+// compat one (here the image's own 999-answering library), unless the GPU is known to be
+// no datacenter GPU or --no-cuda-compat says so; CUDA 13.0 needs none.
+TEST_P(Profiles, ForwardCompatibilityLibcudaWhenTheRuleSaysSo) {
+  need_cuda_fixtures();
+  const std::string img = own_copy("cuda");
+  const std::string compat = img + "/usr/local/cuda-13.1/compat", lib64 = img + "/usr/local/cuda-13.1/lib64";
+  ASSERT_EQ(run_as(who(), {"mkdir", "-p", compat, lib64}).exit_code, 0);
+  ASSERT_EQ(
+      run_as(who(), {"cp", img + "/usr/lib/x86_64-linux-gnu/libcuda.so.1", compat + "/libcuda.so.590.44.01"}).exit_code,
+      0);
+  ASSERT_EQ(run_as(who(), {"ln", "-s", "libcuda.so.590.44.01", compat + "/libcuda.so.1"}).exit_code, 0);
+  ASSERT_EQ(run_as(who(), {"touch", lib64 + "/libcudart.so.13.1.80"}).exit_code, 0);
+  const std::string probe = "cuda_probe; echo LD_LIBRARY_PATH=$LD_LIBRARY_PATH";
+
+  Result r = hpai({"--profile", fake_driver_profile(), img, "--", "sh", "-c", probe});
+  ASSERT_EQ(r.exit_code, 0) << r;
+  EXPECT_TRUE(contains(r.out, "cuInit=999 ")) << r;
+  EXPECT_TRUE(contains(r.out, "LD_LIBRARY_PATH=/usr/local/cuda-13.1/compat:/.hpai/host/lib\n")) << r;
+  Result dry = hpai({"--dry-run", "--profile", fake_driver_profile(), img, "--", "true"});
+  EXPECT_TRUE(contains(dry.out,
+                       "CUDA forward compatibility: the payload loads the image's "
+                       "/usr/local/cuda-13.1/compat/libcuda.so.590.44.01 ahead of the host's libcuda "
+                       "580.95.05 (CUDA 13.0): the image's CUDA 13.1"))
+      << dry;
+  EXPECT_TRUE(contains(dry.out, "GPU brand unknown")) << dry;
+
+  r = hpai({"--profile", fake_driver_profile(), img, "--", "sh", "-c", probe}, {"FAKE_NVML_BRAND=tesla"});
+  EXPECT_TRUE(contains(r.out, "LD_LIBRARY_PATH=/usr/local/cuda-13.1/compat:")) << r;
+  // Not on a GeForce, and not when the user says no: the host's libcuda.
+  for (const auto& [flags, env, why] : {std::tuple<std::vector<std::string>, std::string, std::string>{
+                                            {}, "FAKE_NVML_BRAND=geforce", "GPU 0 is a geforce GPU"},
+                                        {{"--no-cuda-compat"}, "FAKE_NVML_BRAND=tesla", "--no-cuda-compat"}}) {
+    std::vector<std::string> args = flags;
+    args.insert(args.end(), {"--profile", fake_driver_profile(), img, "--", "sh", "-c", probe});
+    r = hpai(args, {env});
+    EXPECT_TRUE(contains(r.out, "cuInit=34 ")) << r;
+    EXPECT_TRUE(contains(r.out, "LD_LIBRARY_PATH=/.hpai/host/lib\n")) << r;
+    args.insert(args.begin(), "--dry-run");
+    EXPECT_TRUE(contains(hpai(args, {env}).out, why)) << why;
+  }
+  // CUDA 13.0 runs on the 580 driver as it is.
+  ASSERT_EQ(run_as(who(), {"mv", lib64 + "/libcudart.so.13.1.80", lib64 + "/libcudart.so.13.0.48"}).exit_code, 0);
+  dry = hpai({"--dry-run", "--profile", fake_driver_profile(), img, "--", "true"});
+  EXPECT_TRUE(contains(dry.out, "CUDA forward compatibility not needed")) << dry;
+  EXPECT_FALSE(contains(dry.out, "/usr/local/cuda-13.1/compat:")) << dry;
 }
 
 TEST_P(Profiles, GpuFlagWithoutADriverFailsClearly) {

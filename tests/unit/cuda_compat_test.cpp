@@ -9,7 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hpai/base/error.hpp"
-#include "hpai/check/cuda_table_data.hpp"
+#include "hpai/site/cuda_table_data.hpp"
 #include "shell.hpp"
 
 namespace hpai {

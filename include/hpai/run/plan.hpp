@@ -66,6 +66,7 @@ struct RunOptions {
   bool no_profile = false;
   std::optional<bool> gpu;  // --gpu / --no-gpu
   bool no_mpi = false;
+  bool no_cuda_compat = false;       // --no-cuda-compat
   std::optional<bool> torch_env;     // --torch-env / --no-torch-env (else the profile's switch)
   std::optional<bool> gpu_per_rank;  // --gpu-per-rank
   std::optional<std::string> stats;  // --stats[=FILE]: "-" for a line on stderr

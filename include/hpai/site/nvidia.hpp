@@ -48,8 +48,11 @@ struct NvmlInfo {
   std::string driver_version;
   int cuda_version = 0;  // 12020 means CUDA 12.2
   int device_count = 0;
+  std::string brand;  // GPU 0's, lower case as nvml_brand_name says; "" unknown
   std::string error;
 };
+// NVML's brand number as a name: 2 "tesla", 14 "nvidia", 5 "geforce", ...; "" unknown.
+std::string nvml_brand_name(int brand);
 NvmlInfo query_nvml(const std::string& libnvidia_ml, int timeout_ms = 5000);
 
 }  // namespace hpai

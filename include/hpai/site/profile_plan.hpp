@@ -25,6 +25,7 @@ inline constexpr const char* kHostBinDir = "/.hpai/host/bin";
 struct ProfileSwitches {
   std::optional<bool> gpu;  // --gpu / --no-gpu; nullopt: as the profile says
   bool mpi = true;          // false: --no-mpi
+  bool cuda_compat = true;  // false: --no-cuda-compat (the image's forward-compat libcuda is never used)
 };
 
 struct ProfileEffect {

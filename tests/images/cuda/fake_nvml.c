@@ -2,6 +2,8 @@
  * utilisation with 1 GiB and 2 GiB of 80 GiB in use, driver 580.95.05 (CUDA 13.0).
  * Only what hpai calls; the real library's ABI for these calls. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 typedef struct { unsigned gpu, memory; } nvml_utilization;
 typedef struct { unsigned long long total, free, used; } nvml_memory;
@@ -29,5 +31,13 @@ int nvmlDeviceGetMemoryInfo(void* d, nvml_memory* m) {
   m->total = 80ull << 30;
   m->used = (unsigned long long)(index_of(d) + 1) << 30;
   m->free = m->total - m->used;
+  return 0;
+}
+/* $FAKE_NVML_BRAND: tesla (2), geforce (5), nvidia (14); unset: not supported. */
+int nvmlDeviceGetBrand(void* d, int* brand) {
+  const char* b = getenv("FAKE_NVML_BRAND");
+  (void)d;
+  if (!b) return 3; /* NVML_ERROR_NOT_SUPPORTED */
+  *brand = !strcmp(b, "tesla") ? 2 : !strcmp(b, "geforce") ? 5 : !strcmp(b, "nvidia") ? 14 : 0;
   return 0;
 }
